@@ -1,0 +1,358 @@
+import { CanaryConfigError, type ConfigIssue } from './config/errors.js';
+import { childPath } from './config/path.js';
+import type { CanaryConfig, FlagConfig, FlagsConfig, FlagsConfigInput, NormalizedOverrides } from './config/types.js';
+import { isPlainObject, parseConfig, parseFlags, validatePercentage } from './config/validate.js';
+import { type CompiledFlag, compileFlag, unknownFlagDecision } from './evaluation/compile.js';
+import { evaluateFlag } from './evaluation/evaluate.js';
+import { type CanaryEvents, type ChangeSource, SafeEmitter } from './events.js';
+import { OVERRIDE_OUTCOMES, type OverrideOutcome } from './overrides/parse.js';
+import { type OverrideSource, overrideFor, type RequestOverrides, resolveOverrides } from './overrides/resolve.js';
+import { MemoryStore } from './stores/memory-store.js';
+import type { CanaryStore, RolloutState, StoreContent, StoreDocument } from './stores/store.js';
+import type { Decision, EvalContext } from './types.js';
+
+const EMPTY_CONTEXT: EvalContext = Object.freeze({});
+/** Unknown flag keys remembered for the once-per-flag warning; past this, no more warnings (bounded memory). */
+const MAX_WARNED_FLAGS = 10_000;
+/** Conflicting concurrent writers a change retries against before it gives up. */
+const MAX_SAVE_ATTEMPTS = 10;
+
+export interface CanaryStats {
+  /** Override values seen, by where they came from and what became of them. */
+  readonly overrides: Readonly<Record<OverrideSource, Readonly<Record<OverrideOutcome, number>>>>;
+  /** Evaluations of flags the config does not define. */
+  readonly unknownFlagEvaluations: number;
+  /** Evaluations that failed and served stable with reason `error`. */
+  readonly evaluationErrors: number;
+}
+
+function emptyOutcomes(): Record<OverrideOutcome, number> {
+  return Object.fromEntries(OVERRIDE_OUTCOMES.map((o) => [o, 0])) as Record<OverrideOutcome, number>;
+}
+
+/** Same config, written in the same key order by the validator: equal JSON means equal flag. */
+const sameFlag = (a: FlagConfig | undefined, b: FlagConfig | undefined) => JSON.stringify(a) === JSON.stringify(b);
+
+function validRollouts(value: unknown): Record<string, RolloutState> {
+  return isPlainObject(value) ? (value as Record<string, RolloutState>) : {};
+}
+
+/**
+ * The decisions of one request, bound to its context: every flag is evaluated at most once per request, so
+ * a request keeps its version even if the percentage changes while it runs. Adapters expose it as
+ * `req.canary` / `request.canary`.
+ */
+export class RequestCanary {
+  readonly context: EvalContext;
+  readonly #canary: Canary;
+  #decisions: Map<string, Decision> | undefined;
+
+  constructor(canary: Canary, context: EvalContext) {
+    this.#canary = canary;
+    this.context = context;
+  }
+
+  evaluate(flag: string): Decision {
+    let decision = this.#decisions?.get(flag);
+    if (decision === undefined) {
+      decision = this.#canary.evaluate(flag, this.context);
+      this.#decisions ??= new Map();
+      this.#decisions.set(flag, decision);
+    }
+    return decision;
+  }
+
+  isCanary(flag: string): boolean {
+    return this.evaluate(flag).version === 'canary';
+  }
+
+  /** The decisions made so far in this request, in evaluation order. */
+  decisions(): Decision[] {
+    return this.#decisions ? [...this.#decisions.values()] : [];
+  }
+}
+
+/**
+ * Decides, per request, whether the stable or the canary version serves it. Evaluation is synchronous,
+ * allocation-light and never throws; changes go through the store and reach every Canary sharing it.
+ */
+export class Canary {
+  readonly #events = new SafeEmitter<CanaryEvents>();
+  readonly #store: CanaryStore;
+  readonly #ownsStore: boolean;
+  readonly #overrides: NormalizedOverrides | undefined;
+  readonly #overrideCache = new WeakMap<object, RequestOverrides | null>();
+  readonly #warnedFlags = new Set<string>();
+  readonly #overrideCounts: Record<OverrideSource, Record<OverrideOutcome, number>> = {
+    header: emptyOutcomes(),
+    cookie: emptyOutcomes(),
+  };
+  #unknownFlagEvaluations = 0;
+  #evaluationErrors = 0;
+  #compiled = new Map<string, CompiledFlag>();
+  #flags: FlagsConfig = Object.create(null);
+  #rollouts: Readonly<Record<string, RolloutState>> = {};
+  #revision = 0;
+  readonly #ready: Promise<void>;
+  #writes: Promise<unknown>;
+  #unsubscribe: (() => void) | undefined;
+  #closed = false;
+
+  constructor(config?: CanaryConfig) {
+    const normalized = parseConfig(config);
+    this.#overrides = normalized.overrides;
+    this.#ownsStore = normalized.store === undefined;
+    this.#store = normalized.store ?? new MemoryStore();
+    this.#install(normalized.flags, {}, 'init');
+    this.#ready = this.#connect();
+    this.#writes = this.#ready;
+  }
+
+  // ── evaluation (the request path) ─────────────────────────────────────────────────────────────────
+
+  /** The decision for `flag` in `context`. Never throws: an unknown flag is stable with reason `unknown-flag`. */
+  evaluate(flag: string, context?: EvalContext): Decision {
+    const compiled = this.#compiled.get(flag);
+    if (compiled === undefined) return this.#unknownFlag(flag);
+    const ctx = context !== null && typeof context === 'object' ? context : EMPTY_CONTEXT;
+    try {
+      const override = this.#overrides !== undefined && ctx.overrides !== undefined ? this.#overrideFor(flag, ctx) : undefined;
+      return evaluateFlag(compiled, ctx, override);
+    } catch (error) {
+      this.#evaluationErrors++;
+      this.#events.emit('error', new Error(`evaluating flag "${flag}" failed; serving stable`, { cause: error }));
+      return compiled.fixed.error;
+    }
+  }
+
+  isCanary(flag: string, context?: EvalContext): boolean {
+    return this.evaluate(flag, context).version === 'canary';
+  }
+
+  /** A per-request view that memoizes decisions; what adapters put on the request. */
+  forContext(context: EvalContext): RequestCanary {
+    return new RequestCanary(this, context);
+  }
+
+  #unknownFlag(flag: string): Decision {
+    this.#unknownFlagEvaluations++;
+    const key = typeof flag === 'string' ? flag : String(flag);
+    if (!this.#warnedFlags.has(key) && this.#warnedFlags.size < MAX_WARNED_FLAGS) {
+      this.#warnedFlags.add(key);
+      this.#events.emit('warning', {
+        code: 'unknown-flag',
+        flag: key,
+        message: `flag "${key}" is not configured; serving stable (reported once per flag)`,
+      });
+    }
+    return unknownFlagDecision(key);
+  }
+
+  #overrideFor(flag: string, context: EvalContext) {
+    let resolved = this.#overrideCache.get(context);
+    if (resolved === undefined) {
+      resolved =
+        resolveOverrides(
+          context,
+          this.#overrides!,
+          (source, outcome) => {
+            this.#overrideCounts[source][outcome]++;
+          },
+          (error) => this.#events.emit('error', new Error('overrides.trust threw; override ignored', { cause: error })),
+        ) ?? null;
+      this.#overrideCache.set(context, resolved);
+    }
+    return resolved === null ? undefined : overrideFor(flag, resolved);
+  }
+
+  // ── configuration ────────────────────────────────────────────────────────────────────────────────
+
+  /** The header and cookie names adapters read overrides from; undefined when overrides are off. */
+  get overrideSources(): { readonly header: string | false; readonly cookie: string | false } | undefined {
+    const o = this.#overrides;
+    return o ? { header: o.header, cookie: o.cookie } : undefined;
+  }
+
+  /** The validated config of one flag, or undefined. */
+  getFlag(flag: string): FlagConfig | undefined {
+    return this.#flags[flag];
+  }
+
+  /** Every flag's validated config. */
+  get flags(): FlagsConfig {
+    return this.#flags;
+  }
+
+  /** Rollout state per flag, as last read from or written to the store. */
+  get rollouts(): Readonly<Record<string, RolloutState>> {
+    return this.#rollouts;
+  }
+
+  /** The store revision this Canary last applied (0 before the store answered). */
+  get revision(): number {
+    return this.#revision;
+  }
+
+  /**
+   * Sets a flag's percentage. Takes effect in this process at once and resolves once the store has it;
+   * rejects with CanaryConfigError for an unknown flag or an invalid percentage (nothing changes then).
+   */
+  async setPercentage(flag: string, percentage: number): Promise<void> {
+    const issues: ConfigIssue[] = [];
+    const path = childPath(childPath('flags', String(flag)), 'percentage');
+    const value = validatePercentage(percentage, path, issues);
+    if (issues.length > 0) throw new CanaryConfigError(issues);
+    await this.#change('api', (flags) => {
+      const current = flags[flag];
+      if (!current) throw new CanaryConfigError([{ path: childPath('flags', String(flag)), message: 'unknown flag' }]);
+      return { ...flags, [flag]: { ...current, percentage: value } };
+    });
+  }
+
+  /**
+   * Replaces every flag at once (flags missing from `config.flags` are removed). Validated as a whole:
+   * on any issue it rejects with CanaryConfigError and the current config keeps serving.
+   */
+  async replaceConfig(config: { flags: FlagsConfigInput }): Promise<void> {
+    if (!isPlainObject(config)) throw new CanaryConfigError([{ path: '', message: 'must be an object { flags }' }]);
+    const flags = parseFlags(config.flags);
+    await this.#change('api', () => flags);
+  }
+
+  /** Runs `update` on the current flags, applies the result here at once, then saves it with compare-and-set. */
+  #change(source: ChangeSource, update: (flags: FlagsConfig) => FlagsConfig): Promise<void> {
+    this.#install(update(this.#flags), this.#rollouts, source);
+    const write = this.#writes.then(async () => {
+      for (let attempt = 0; attempt < MAX_SAVE_ATTEMPTS; attempt++) {
+        const result = await this.#store.save(this.#content(), this.#revision);
+        if (result.ok) {
+          this.#revision = result.revision;
+          return;
+        }
+        // Someone else wrote first: take their document, redo our change on top of it, try again.
+        if (result.current) this.#applyDocument(result.current);
+        else this.#revision = 0;
+        this.#install(update(this.#flags), this.#rollouts, source);
+      }
+      throw new Error(`canary-kit: gave up saving after ${MAX_SAVE_ATTEMPTS} conflicting writes to the ${this.#store.kind} store`);
+    });
+    this.#writes = write.catch(() => {});
+    return write;
+  }
+
+  #content(): StoreContent {
+    return { flags: { ...this.#flags }, rollouts: this.#rollouts };
+  }
+
+  /** Compiles and swaps in a new set of flags, then reports each flag that changed. */
+  #install(flags: FlagsConfig, rollouts: Readonly<Record<string, RolloutState>>, source: ChangeSource): void {
+    const before = this.#flags;
+    const compiled = new Map<string, CompiledFlag>();
+    for (const [key, flag] of Object.entries(flags)) {
+      compiled.set(key, compileFlag(key, flag, rollouts[key]?.phase === 'rolled-back'));
+    }
+    this.#flags = flags;
+    this.#rollouts = rollouts;
+    this.#compiled = compiled;
+    if (source === 'init') return;
+    for (const key of new Set([...Object.keys(before), ...Object.keys(flags)])) {
+      if (!sameFlag(before[key], flags[key])) {
+        this.#events.emit('change', { flag: key, before: before[key], after: flags[key], source });
+      }
+    }
+  }
+
+  /** Applies a store document. An invalid one is reported and skipped: the last good config keeps serving. */
+  #applyDocument(document: StoreDocument): boolean {
+    // The revision is taken even from a rejected document, so the next write replaces it.
+    this.#revision = document.revision;
+    let flags: FlagsConfig;
+    try {
+      flags = parseFlags(document.flags);
+    } catch (error) {
+      const e = error as Error;
+      this.#events.emit(
+        'error',
+        new CanaryConfigError(
+          error instanceof CanaryConfigError
+            ? error.issues.map((i) => ({ path: i.path, message: `${i.message} (store revision ${document.revision} rejected; last good config kept)` }))
+            : [{ path: 'flags', message: e.message }],
+        ),
+      );
+      return false;
+    }
+    this.#install(flags, validRollouts(document.rollouts), 'store');
+    return true;
+  }
+
+  async #connect(): Promise<void> {
+    this.#unsubscribe = this.#store.subscribe({
+      change: (document) => {
+        if (!this.#closed && document.revision > this.#revision) this.#applyDocument(document);
+      },
+      error: (error) => this.#events.emit('error', error),
+    });
+    try {
+      const document = await this.#store.load();
+      if (this.#closed) return;
+      if (document) {
+        if (document.revision > this.#revision) this.#applyDocument(document);
+        return;
+      }
+      // An empty store is seeded with the config we were given.
+      const result = await this.#store.save(this.#content(), 0);
+      if (result.ok) this.#revision = result.revision;
+      else if (result.current) this.#applyDocument(result.current);
+    } catch (error) {
+      this.#events.emit('error', error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  // ── lifecycle and events ─────────────────────────────────────────────────────────────────────────
+
+  /** Resolves once the store's document has been applied (or the store failed, reported via `error`). */
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  on<E extends keyof CanaryEvents>(event: E, listener: CanaryEvents[E]): this {
+    this.#events.on(event, listener);
+    return this;
+  }
+
+  once<E extends keyof CanaryEvents>(event: E, listener: CanaryEvents[E]): this {
+    this.#events.once(event, listener);
+    return this;
+  }
+
+  off<E extends keyof CanaryEvents>(event: E, listener?: CanaryEvents[E]): this {
+    this.#events.off(event, listener);
+    return this;
+  }
+
+  stats(): CanaryStats {
+    return {
+      overrides: { header: { ...this.#overrideCounts.header }, cookie: { ...this.#overrideCounts.cookie } },
+      unknownFlagEvaluations: this.#unknownFlagEvaluations,
+      evaluationErrors: this.#evaluationErrors,
+    };
+  }
+
+  /**
+   * Waits for pending writes, stops listening to the store and closes the store canary-kit created.
+   * A store you passed in is yours to close. Decisions keep working on the last config.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#ready;
+    await this.#writes;
+    this.#unsubscribe?.();
+    if (this.#ownsStore) await this.#store.close();
+  }
+}
+
+/** Validates `config` (throwing CanaryConfigError with every issue) and returns a ready-to-use Canary. */
+export function createCanary(config?: CanaryConfig): Canary {
+  return new Canary(config);
+}

@@ -1,0 +1,306 @@
+import type { CanaryStore } from '../stores/store.js';
+import { parseSemver } from '../evaluation/semver.js';
+import { CanaryConfigError, type ConfigIssue } from './errors.js';
+import { childPath } from './path.js';
+import {
+  type Bucketing,
+  type FlagConfig,
+  type FlagsConfig,
+  type NormalizedConfig,
+  type NormalizedOverrides,
+  RULE_OPERATORS,
+  type RuleConfig,
+  type RuleOperator,
+} from './types.js';
+
+/**
+ * The one schema for canary-kit's config, written as plain checks so every problem is reported with its
+ * path and rule in one pass, and so any JSON value at all yields either a config or a CanaryConfigError.
+ */
+
+type Issues = ConfigIssue[];
+
+const FLAG_KEY = /^[A-Za-z0-9_][A-Za-z0-9_.:/-]{0,127}$/;
+/** Reserved because they carry the expiry and signature of a signed override. */
+const RESERVED_FLAG_KEYS = new Set(['exp', 'sig']);
+const NUMERIC_OPERATORS = new Set<RuleOperator>(['lt', 'lte', 'gt', 'gte']);
+const MAX_LIST = 100_000;
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `${typeof value} ${String(JSON.stringify(value)).slice(0, 40)}`;
+}
+
+function unknownKeys(obj: Record<string, unknown>, allowed: ReadonlySet<string>, path: string, issues: Issues) {
+  for (const key of Object.keys(obj)) {
+    if (!allowed.has(key)) issues.push({ path: childPath(path, key), message: 'unknown option' });
+  }
+}
+
+function stringList(value: unknown, path: string, issues: Issues, opts: { nonEmpty?: boolean } = {}): string[] {
+  if (!Array.isArray(value)) {
+    issues.push({ path, message: `must be an array of strings, got ${describe(value)}` });
+    return [];
+  }
+  if (value.length > MAX_LIST) {
+    issues.push({ path, message: `must have at most ${MAX_LIST} entries` });
+    return [];
+  }
+  if (opts.nonEmpty && value.length === 0) issues.push({ path, message: 'must not be empty' });
+  const out: string[] = [];
+  value.forEach((item, i) => {
+    if (typeof item !== 'string' || item.length === 0) {
+      issues.push({ path: childPath(path, i), message: `must be a non-empty string, got ${describe(item)}` });
+    } else out.push(item);
+  });
+  return out;
+}
+
+export function validatePercentage(value: unknown, path: string, issues: Issues): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    issues.push({ path, message: `must be a number, got ${describe(value)}` });
+    return 0;
+  }
+  if (value < 0 || value > 100) {
+    issues.push({ path, message: 'must be between 0 and 100' });
+    return 0;
+  }
+  const hundredths = Math.round(value * 100);
+  if (Math.abs(hundredths - value * 100) > 1e-6) {
+    issues.push({ path, message: 'must be a multiple of 0.01' });
+    return 0;
+  }
+  return hundredths / 100;
+}
+
+const RULE_KEYS = new Set(['attribute', 'operator', 'values']);
+
+function validateRule(value: unknown, path: string, issues: Issues): RuleConfig | undefined {
+  if (!isPlainObject(value)) {
+    issues.push({ path, message: `must be an object { attribute, operator, values }, got ${describe(value)}` });
+    return undefined;
+  }
+  unknownKeys(value, RULE_KEYS, path, issues);
+  const before = issues.length;
+  const { attribute, operator, values } = value;
+  if (typeof attribute !== 'string' || attribute.length === 0) {
+    issues.push({ path: childPath(path, 'attribute'), message: 'must be a non-empty string' });
+  }
+  if (typeof operator !== 'string' || !(RULE_OPERATORS as readonly string[]).includes(operator)) {
+    issues.push({ path: childPath(path, 'operator'), message: `must be one of ${RULE_OPERATORS.join(', ')}` });
+  }
+  const valuesPath = childPath(path, 'values');
+  if (!Array.isArray(values) || values.length === 0) {
+    issues.push({ path: valuesPath, message: 'must be a non-empty array' });
+  } else if (values.length > MAX_LIST) {
+    issues.push({ path: valuesPath, message: `must have at most ${MAX_LIST} entries` });
+  } else {
+    values.forEach((v, i) => {
+      const p = childPath(valuesPath, i);
+      if (typeof v !== 'string' && typeof v !== 'boolean' && !(typeof v === 'number' && Number.isFinite(v))) {
+        issues.push({ path: p, message: `must be a string, a finite number or a boolean, got ${describe(v)}` });
+      } else if (NUMERIC_OPERATORS.has(operator as RuleOperator) && typeof v !== 'number') {
+        issues.push({ path: p, message: `operator ${String(operator)} compares numbers: must be a number` });
+      } else if (String(operator).startsWith('semver_') && (typeof v !== 'string' || !parseSemver(v))) {
+        issues.push({ path: p, message: `operator ${String(operator)} needs a semantic version such as "2.1.0"` });
+      }
+    });
+  }
+  if (issues.length > before) return undefined;
+  return { attribute: attribute as string, operator: operator as RuleOperator, values: (values as unknown[]).slice() as RuleConfig['values'] };
+}
+
+const FLAG_KEYS = new Set([
+  'percentage',
+  'enabled',
+  'stickiness',
+  'users',
+  'excludeUsers',
+  'groups',
+  'rules',
+  'seed',
+  'bucketing',
+  'description',
+]);
+
+export function validateFlag(key: string, value: unknown, path: string, issues: Issues): FlagConfig | undefined {
+  if (!isPlainObject(value)) {
+    issues.push({ path, message: `must be an object, got ${describe(value)}` });
+    return undefined;
+  }
+  const before = issues.length;
+  unknownKeys(value, FLAG_KEYS, path, issues);
+  const at = (k: string) => childPath(path, k);
+
+  const percentage = value.percentage === undefined ? 0 : validatePercentage(value.percentage, at('percentage'), issues);
+
+  let enabled = true;
+  if (value.enabled !== undefined) {
+    if (typeof value.enabled !== 'boolean') issues.push({ path: at('enabled'), message: 'must be a boolean' });
+    else enabled = value.enabled;
+  }
+
+  let stickiness: string[] = ['userId'];
+  if (value.stickiness !== undefined) {
+    stickiness =
+      typeof value.stickiness === 'string'
+        ? [value.stickiness]
+        : stringList(value.stickiness, at('stickiness'), issues, { nonEmpty: true });
+    if (typeof value.stickiness === 'string' && value.stickiness.length === 0) {
+      issues.push({ path: at('stickiness'), message: 'must be a context key such as "userId"' });
+    }
+  }
+
+  const users = value.users === undefined ? [] : stringList(value.users, at('users'), issues);
+  const excludeUsers = value.excludeUsers === undefined ? [] : stringList(value.excludeUsers, at('excludeUsers'), issues);
+  const groups = value.groups === undefined ? [] : stringList(value.groups, at('groups'), issues);
+
+  const rules: RuleConfig[] = [];
+  if (value.rules !== undefined) {
+    if (!Array.isArray(value.rules)) issues.push({ path: at('rules'), message: `must be an array, got ${describe(value.rules)}` });
+    else {
+      value.rules.forEach((r, i) => {
+        const rule = validateRule(r, childPath(at('rules'), i), issues);
+        if (rule) rules.push(rule);
+      });
+    }
+  }
+
+  let seed = key;
+  if (value.seed !== undefined) {
+    if (typeof value.seed !== 'string' || value.seed.length === 0) issues.push({ path: at('seed'), message: 'must be a non-empty string' });
+    else seed = value.seed;
+  }
+
+  let bucketing: Bucketing = 'murmur3';
+  if (value.bucketing !== undefined) {
+    if (value.bucketing !== 'murmur3' && value.bucketing !== 'unleash') {
+      issues.push({ path: at('bucketing'), message: 'must be "murmur3" or "unleash"' });
+    } else bucketing = value.bucketing;
+  }
+
+  let description: string | undefined;
+  if (value.description !== undefined) {
+    if (typeof value.description !== 'string') issues.push({ path: at('description'), message: 'must be a string' });
+    else description = value.description;
+  }
+
+  if (issues.length > before) return undefined;
+  const flag: FlagConfig = { percentage, enabled, stickiness, users, excludeUsers, groups, rules, seed, bucketing };
+  return description === undefined ? flag : { ...flag, description };
+}
+
+/** Validates the `flags` map; collects issues instead of throwing. */
+export function validateFlags(value: unknown, path: string, issues: Issues): FlagsConfig {
+  const flags: Record<string, FlagConfig> = Object.create(null);
+  if (value === undefined) return flags;
+  if (!isPlainObject(value)) {
+    issues.push({ path, message: `must be an object mapping flag keys to flags, got ${describe(value)}` });
+    return flags;
+  }
+  for (const [key, flagValue] of Object.entries(value)) {
+    const flagPath = childPath(path, key);
+    if (!FLAG_KEY.test(key) || RESERVED_FLAG_KEYS.has(key)) {
+      issues.push({
+        path: flagPath,
+        message: RESERVED_FLAG_KEYS.has(key)
+          ? `"${key}" is reserved for signed overrides`
+          : 'flag key must be 1–128 characters of letters, digits and _ . : / -, starting with a letter, digit or _',
+      });
+      continue;
+    }
+    const flag = validateFlag(key, flagValue, flagPath, issues);
+    if (flag) flags[key] = flag;
+  }
+  return flags;
+}
+
+/** Parses a `flags` map (from a store, a file or `replaceConfig`), throwing CanaryConfigError on any issue. */
+export function parseFlags(value: unknown, path = 'flags'): FlagsConfig {
+  const issues: Issues = [];
+  const flags = validateFlags(value, path, issues);
+  if (issues.length > 0) throw new CanaryConfigError(issues);
+  return flags;
+}
+
+const OVERRIDE_KEYS = new Set(['header', 'cookie', 'trust', 'secret']);
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+function validateOverrides(value: unknown, issues: Issues): NormalizedOverrides | undefined {
+  if (value === undefined) return undefined;
+  const path = 'overrides';
+  if (!isPlainObject(value)) {
+    issues.push({ path, message: `must be an object, got ${describe(value)}` });
+    return undefined;
+  }
+  unknownKeys(value, OVERRIDE_KEYS, path, issues);
+  const nameOf = (k: 'header' | 'cookie', fallback: string): string | false => {
+    const v = value[k];
+    if (v === undefined) return fallback;
+    if (v === false) return false;
+    if (typeof v !== 'string' || !TOKEN.test(v)) {
+      issues.push({ path: childPath(path, k), message: `must be a ${k} name or false` });
+      return false;
+    }
+    return k === 'header' ? v.toLowerCase() : v;
+  };
+  const header = nameOf('header', 'x-canary');
+  const cookie = nameOf('cookie', 'canary');
+  let trust: NormalizedOverrides['trust'];
+  if (value.trust !== undefined) {
+    if (typeof value.trust !== 'function') issues.push({ path: childPath(path, 'trust'), message: 'must be a function (context) => boolean' });
+    else trust = value.trust as NormalizedOverrides['trust'];
+  }
+  let secrets: string[] = [];
+  if (value.secret !== undefined) {
+    const list = typeof value.secret === 'string' ? [value.secret] : stringList(value.secret, childPath(path, 'secret'), issues, { nonEmpty: true });
+    list.forEach((s, i) => {
+      if (s.length < 16) {
+        const p = typeof value.secret === 'string' ? childPath(path, 'secret') : childPath(childPath(path, 'secret'), i);
+        issues.push({ path: p, message: 'must be at least 16 characters' });
+      }
+    });
+    secrets = list;
+  }
+  if (!trust && secrets.length === 0) {
+    issues.push({ path, message: 'needs `trust` or `secret`: an override nobody may send would never be honoured' });
+  }
+  return { header, cookie, trust, secrets };
+}
+
+function validateStore(value: unknown, issues: Issues): CanaryStore | undefined {
+  if (value === undefined) return undefined;
+  const ok =
+    value !== null &&
+    typeof value === 'object' &&
+    ['load', 'save', 'subscribe', 'close'].every((m) => typeof (value as Record<string, unknown>)[m] === 'function');
+  if (!ok) {
+    issues.push({ path: 'store', message: 'must implement the store interface: load, save, subscribe and close' });
+    return undefined;
+  }
+  return value as CanaryStore;
+}
+
+const TOP_KEYS = new Set(['flags', 'overrides', 'store']);
+
+/** Validates a whole config. Throws CanaryConfigError listing every issue, and nothing else, for any input. */
+export function parseConfig(input: unknown): NormalizedConfig {
+  const issues: Issues = [];
+  if (input === undefined) return { flags: Object.create(null), overrides: undefined, store: undefined };
+  if (!isPlainObject(input)) {
+    throw new CanaryConfigError([{ path: '', message: `config must be an object, got ${describe(input)}` }]);
+  }
+  unknownKeys(input, TOP_KEYS, '', issues);
+  const flags = validateFlags(input.flags, 'flags', issues);
+  const overrides = validateOverrides(input.overrides, issues);
+  const store = validateStore(input.store, issues);
+  if (issues.length > 0) throw new CanaryConfigError(issues);
+  return { flags, overrides, store };
+}

@@ -1,0 +1,39 @@
+export { Canary, type CanaryStats, createCanary, RequestCanary } from './canary.js';
+export { CanaryConfigError, type ConfigIssue } from './config/errors.js';
+export type {
+  Bucketing,
+  CanaryConfig,
+  FlagConfig,
+  FlagConfigInput,
+  FlagsConfig,
+  FlagsConfigInput,
+  OverridesConfig,
+  RuleConfig,
+  RuleOperator,
+} from './config/types.js';
+export { RULE_OPERATORS } from './config/types.js';
+export { parseConfig, parseFlags } from './config/validate.js';
+export { murmur3, murmur3Prefix, murmur3Resume, type Murmur3State } from './evaluation/murmur3.js';
+export { murmur3CharCodes, unleashNormalizedValue } from './evaluation/unleash-hash.js';
+export { compareSemver, parseSemver, type Semver } from './evaluation/semver.js';
+export type { CanaryEventName, CanaryEvents, CanaryWarning, ChangeEvent, ChangeSource, WarningCode } from './events.js';
+export {
+  MAX_OVERRIDE_LENGTH,
+  type OverrideOutcome,
+  type OverrideValue,
+  type SignOverrideOptions,
+  signOverride,
+} from './overrides/parse.js';
+export type { OverrideSource } from './overrides/resolve.js';
+export { createFileStore, FileStore, type FileStoreOptions } from './stores/file-store.js';
+export { createMemoryStore, MemoryStore } from './stores/memory-store.js';
+export type {
+  CanaryStore,
+  RolloutPhase,
+  RolloutState,
+  SaveResult,
+  StoreContent,
+  StoreDocument,
+  StoreListener,
+} from './stores/store.js';
+export { type AttributeValue, type Decision, type EvalContext, type OverrideInput, REASONS, type Reason, type Version } from './types.js';
