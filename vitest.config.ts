@@ -7,7 +7,7 @@ export default defineConfig({
   resolve: { conditions: ['@canary-kit/source'] },
   ssr: { resolve: { conditions: ['@canary-kit/source'] } },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
+    include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts', '.tmp/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',

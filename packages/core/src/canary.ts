@@ -7,15 +7,23 @@ import { evaluateFlag } from './evaluation/evaluate.js';
 import { type CanaryEvents, type ChangeSource, SafeEmitter } from './events.js';
 import { OVERRIDE_OUTCOMES, type OverrideOutcome } from './overrides/parse.js';
 import { type OverrideSource, overrideFor, type RequestOverrides, resolveOverrides } from './overrides/resolve.js';
+import { DEFAULT_BUCKETS, type MetricsSource, metricsFor, type RegistryMetrics } from './metrics/canary-metrics.js';
 import { MemoryStore } from './stores/memory-store.js';
 import type { CanaryStore, RolloutState, StoreContent, StoreDocument } from './stores/store.js';
-import type { Decision, EvalContext } from './types.js';
+import { Registry } from 'prom-client';
+import { type Decision, type EvalContext, REASONS, type Reason } from './types.js';
 
 const EMPTY_CONTEXT: EvalContext = Object.freeze({});
 /** Unknown flag keys remembered for the once-per-flag warning; past this, no more warnings (bounded memory). */
 const MAX_WARNED_FLAGS = 10_000;
 /** Conflicting concurrent writers a change retries against before it gives up. */
 const MAX_SAVE_ATTEMPTS = 10;
+/** Distinct unknown flag keys that get their own `flag` label; the rest are counted as `(other)`. */
+const MAX_UNKNOWN_FLAG_SERIES = 100;
+
+/** Decision counters per flag: slot `reason × 2 + (canary ? 1 : 0)`, kept across config changes. */
+const REASON_SLOT = Object.fromEntries(REASONS.map((r, i) => [r, i * 2])) as Record<Reason, number>;
+const PERCENTAGE_SLOT = REASON_SLOT.percentage;
 
 export interface CanaryStats {
   /** Override values seen, by where they came from and what became of them. */
@@ -24,6 +32,10 @@ export interface CanaryStats {
   readonly unknownFlagEvaluations: number;
   /** Evaluations that failed and served stable with reason `error`. */
   readonly evaluationErrors: number;
+  /** Requests whose `context()` function threw (served by stable). */
+  readonly contextErrors: number;
+  /** Requests whose `Cookie` header was malformed where canary-kit looked (skipped). */
+  readonly malformedCookies: number;
 }
 
 function emptyOutcomes(): Record<OverrideOutcome, number> {
@@ -89,6 +101,15 @@ export class Canary {
   };
   #unknownFlagEvaluations = 0;
   #evaluationErrors = 0;
+  #contextErrors = 0;
+  #malformedCookies = 0;
+  readonly #decisionCounts = new Map<string, Float64Array>();
+  readonly #unknownFlagCounts = new Map<string, number>();
+  /** Flags bucketing by `sessionId`, with the stickiness keys tried before it. */
+  #sessionFlags: { readonly before: readonly string[] }[] = [];
+  readonly #metrics: RegistryMetrics | undefined;
+  readonly #metricsSource: MetricsSource | undefined;
+  readonly serviceVersion: string;
   #compiled = new Map<string, CompiledFlag>();
   #flags: FlagsConfig = Object.create(null);
   #rollouts: Readonly<Record<string, RolloutState>> = {};
@@ -103,6 +124,13 @@ export class Canary {
     this.#overrides = normalized.overrides;
     this.#ownsStore = normalized.store === undefined;
     this.#store = normalized.store ?? new MemoryStore();
+    this.serviceVersion = normalized.service.version;
+    if (normalized.metrics !== false) {
+      const { registry = new Registry(), buckets = DEFAULT_BUCKETS } = normalized.metrics;
+      this.#metrics = metricsFor(registry, buckets);
+      this.#metricsSource = this.#createMetricsSource();
+      this.#metrics.attach(this.#metricsSource);
+    }
     this.#install(normalized.flags, {}, 'init');
     this.#ready = this.#connect();
     this.#writes = this.#ready;
@@ -115,14 +143,18 @@ export class Canary {
     const compiled = this.#compiled.get(flag);
     if (compiled === undefined) return this.#unknownFlag(flag);
     const ctx = context !== null && typeof context === 'object' ? context : EMPTY_CONTEXT;
+    let decision: Decision;
     try {
       const override = this.#overrides !== undefined && ctx.overrides !== undefined ? this.#overrideFor(flag, ctx) : undefined;
-      return evaluateFlag(compiled, ctx, override);
+      decision = evaluateFlag(compiled, ctx, override);
     } catch (error) {
       this.#evaluationErrors++;
       this.#events.emit('error', new Error(`evaluating flag "${flag}" failed; serving stable`, { cause: error }));
-      return compiled.fixed.error;
+      decision = compiled.fixed.error;
     }
+    const slot = decision.reason === 'percentage' ? PERCENTAGE_SLOT : REASON_SLOT[decision.reason];
+    compiled.counts[decision.version === 'canary' ? slot + 1 : slot]!++;
+    return decision;
   }
 
   isCanary(flag: string, context?: EvalContext): boolean {
@@ -137,6 +169,8 @@ export class Canary {
   #unknownFlag(flag: string): Decision {
     this.#unknownFlagEvaluations++;
     const key = typeof flag === 'string' ? flag : String(flag);
+    const series = this.#unknownFlagCounts.has(key) || this.#unknownFlagCounts.size < MAX_UNKNOWN_FLAG_SERIES ? key : '(other)';
+    this.#unknownFlagCounts.set(series, (this.#unknownFlagCounts.get(series) ?? 0) + 1);
     if (!this.#warnedFlags.has(key) && this.#warnedFlags.size < MAX_WARNED_FLAGS) {
       this.#warnedFlags.add(key);
       this.#events.emit('warning', {
@@ -163,6 +197,74 @@ export class Canary {
       this.#overrideCache.set(context, resolved);
     }
     return resolved === null ? undefined : overrideFor(flag, resolved);
+  }
+
+  // ── what adapters need ───────────────────────────────────────────────────────────────────────────
+
+  /** The metrics this Canary records into, shared with every Canary on the same registry; undefined when off. */
+  get metrics(): RegistryMetrics | undefined {
+    return this.#metrics;
+  }
+
+  /** True when some flag buckets by `sessionId`, so adapters may need to issue a sticky anonymous id. */
+  get usesSessionStickiness(): boolean {
+    return this.#sessionFlags.length > 0;
+  }
+
+  /**
+   * Whether a flag would bucket this context by `sessionId` and finds none: no key before `sessionId` in
+   * its stickiness list has a value. Adapters then issue a sticky id.
+   */
+  needsSessionId(context: EvalContext): boolean {
+    if (typeof context.sessionId === 'string' && context.sessionId !== '') return false;
+    const attributes = context.attributes;
+    const has = (key: string) => {
+      const v =
+        key === 'userId' || key === 'tenantId' || key === 'ip'
+          ? context[key]
+          : attributes !== null && typeof attributes === 'object' && Object.hasOwn(attributes, key)
+            ? attributes[key]
+            : undefined;
+      return (typeof v === 'string' && v !== '') || (typeof v === 'number' && Number.isFinite(v));
+    };
+    return this.#sessionFlags.some((f) => !f.before.some(has));
+  }
+
+  /** An adapter's `context()` function threw: counted, reported via `error`; the request is served by stable. */
+  recordContextError(error: unknown): void {
+    this.#contextErrors++;
+    this.#events.emit('error', new Error('the context() function threw; request served by stable', { cause: error }));
+  }
+
+  /** An adapter met a malformed `Cookie` header while reading overrides: counted and skipped. */
+  recordMalformedCookie(): void {
+    this.#malformedCookies++;
+  }
+
+  #createMetricsSource(): MetricsSource {
+    return {
+      forEachDecisionCount: (visit) => {
+        for (const [flag, counts] of this.#decisionCounts) {
+          for (let i = 0; i < counts.length; i++) {
+            const n = counts[i]!;
+            if (n > 0) visit(flag, i % 2 === 1 ? 'canary' : 'stable', REASONS[i >> 1]!, n);
+          }
+        }
+        for (const [flag, n] of this.#unknownFlagCounts) visit(flag, 'stable', 'unknown-flag', n);
+      },
+      forEachPercentage: (visit) => {
+        for (const [flag, compiled] of this.#compiled) visit(flag, compiled.effectivePercentage);
+      },
+      forEachOverrideCount: (visit) => {
+        for (const source of ['header', 'cookie'] as const) {
+          for (const outcome of OVERRIDE_OUTCOMES) {
+            const n = this.#overrideCounts[source][outcome];
+            if (n > 0) visit(source, outcome, n);
+          }
+        }
+      },
+      contextErrors: () => this.#contextErrors,
+    };
   }
 
   // ── configuration ────────────────────────────────────────────────────────────────────────────────
@@ -248,9 +350,18 @@ export class Canary {
   #install(flags: FlagsConfig, rollouts: Readonly<Record<string, RolloutState>>, source: ChangeSource): void {
     const before = this.#flags;
     const compiled = new Map<string, CompiledFlag>();
+    const sessionFlags: { before: string[] }[] = [];
     for (const [key, flag] of Object.entries(flags)) {
-      compiled.set(key, compileFlag(key, flag, rollouts[key]?.phase === 'rolled-back'));
+      let counts = this.#decisionCounts.get(key);
+      if (counts === undefined) {
+        counts = new Float64Array(REASONS.length * 2);
+        this.#decisionCounts.set(key, counts);
+      }
+      compiled.set(key, compileFlag(key, flag, rollouts[key]?.phase === 'rolled-back', counts));
+      const at = flag.stickiness.indexOf('sessionId');
+      if (at !== -1) sessionFlags.push({ before: flag.stickiness.slice(0, at) });
     }
+    this.#sessionFlags = sessionFlags;
     this.#flags = flags;
     this.#rollouts = rollouts;
     this.#compiled = compiled;
@@ -335,6 +446,8 @@ export class Canary {
       overrides: { header: { ...this.#overrideCounts.header }, cookie: { ...this.#overrideCounts.cookie } },
       unknownFlagEvaluations: this.#unknownFlagEvaluations,
       evaluationErrors: this.#evaluationErrors,
+      contextErrors: this.#contextErrors,
+      malformedCookies: this.#malformedCookies,
     };
   }
 
@@ -348,6 +461,7 @@ export class Canary {
     await this.#ready;
     await this.#writes;
     this.#unsubscribe?.();
+    if (this.#metricsSource) this.#metrics?.detach(this.#metricsSource);
     if (this.#ownsStore) await this.#store.close();
   }
 }

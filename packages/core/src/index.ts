@@ -37,3 +37,14 @@ export type {
   StoreListener,
 } from './stores/store.js';
 export { type AttributeValue, type Decision, type EvalContext, type OverrideInput, REASONS, type Reason, type Version } from './types.js';
+export { readCookie, serializeCookie } from './http/cookies.js';
+export {
+  type AdapterOptions,
+  RequestBinding,
+  type RequestHeaders,
+  type RequestState,
+  type StickyCookieOptions,
+} from './http/request-binding.js';
+export { DEFAULT_BUCKETS, type MetricsSource, metricsFor, RegistryMetrics, UNMATCHED_ROUTE } from './metrics/canary-metrics.js';
+export type { MetricsConfig, ServiceConfig } from './config/types.js';
+export { Registry } from 'prom-client';

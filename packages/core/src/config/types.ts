@@ -1,3 +1,4 @@
+import type { Registry } from 'prom-client';
 import type { CanaryStore } from '../stores/store.js';
 import type { AttributeValue, EvalContext } from '../types.js';
 
@@ -90,16 +91,36 @@ export interface NormalizedOverrides {
   readonly secrets: readonly string[];
 }
 
+export interface MetricsConfig {
+  /** The prom-client Registry to register on. Default: a new Registry (never the global one). */
+  registry?: Registry;
+  /** Buckets of `http_request_duration_seconds`. Default prom-client's: 5 ms … 10 s. */
+  buckets?: readonly number[];
+}
+
+export interface ServiceConfig {
+  /**
+   * The `version` label of requests on routes bound to no flag. Default `stable`; a whole canary
+   * deployment sets `canary`, as in Kubernetes-style canaries.
+   */
+  version?: string;
+}
+
 export interface CanaryConfig {
   flags?: FlagsConfigInput;
   /** Header and cookie overrides. Off unless configured with `trust` or `secret`. */
   overrides?: OverridesConfig;
   /** Where flags and rollout state live. Default: an in-memory store. */
   store?: CanaryStore;
+  /** Per-version Prometheus metrics; `false` turns them off. */
+  metrics?: MetricsConfig | false;
+  service?: ServiceConfig;
 }
 
 export interface NormalizedConfig {
   readonly flags: FlagsConfig;
   readonly overrides: NormalizedOverrides | undefined;
   readonly store: CanaryStore | undefined;
+  readonly metrics: { readonly registry: Registry | undefined; readonly buckets: readonly number[] | undefined } | false;
+  readonly service: { readonly version: string };
 }

@@ -288,12 +288,62 @@ function validateStore(value: unknown, issues: Issues): CanaryStore | undefined 
   return value as CanaryStore;
 }
 
-const TOP_KEYS = new Set(['flags', 'overrides', 'store']);
+const METRICS_KEYS = new Set(['registry', 'buckets']);
+
+function validateMetrics(value: unknown, issues: Issues): NormalizedConfig['metrics'] {
+  if (value === false) return false;
+  if (value === undefined) return { registry: undefined, buckets: undefined };
+  if (!isPlainObject(value)) {
+    issues.push({ path: 'metrics', message: `must be an object { registry, buckets } or false, got ${describe(value)}` });
+    return false;
+  }
+  unknownKeys(value, METRICS_KEYS, 'metrics', issues);
+  const { registry, buckets } = value;
+  const isRegistry =
+    registry !== null &&
+    typeof registry === 'object' &&
+    typeof (registry as Record<string, unknown>).registerMetric === 'function' &&
+    typeof (registry as Record<string, unknown>).metrics === 'function';
+  if (registry !== undefined && !isRegistry) issues.push({ path: 'metrics.registry', message: 'must be a prom-client Registry' });
+  if (buckets !== undefined) {
+    const ok =
+      Array.isArray(buckets) &&
+      buckets.length > 0 &&
+      buckets.every((b, i) => typeof b === 'number' && Number.isFinite(b) && b > 0 && (i === 0 || b > (buckets[i - 1] as number)));
+    if (!ok) issues.push({ path: 'metrics.buckets', message: 'must be a non-empty array of increasing positive numbers' });
+  }
+  return { registry: registry as never, buckets: buckets as number[] | undefined };
+}
+
+function validateService(value: unknown, issues: Issues): NormalizedConfig['service'] {
+  if (value === undefined) return { version: 'stable' };
+  if (!isPlainObject(value)) {
+    issues.push({ path: 'service', message: `must be an object { version }, got ${describe(value)}` });
+    return { version: 'stable' };
+  }
+  unknownKeys(value, new Set(['version']), 'service', issues);
+  if (value.version === undefined) return { version: 'stable' };
+  if (typeof value.version !== 'string' || !/^[\w.:-]{1,64}$/.test(value.version)) {
+    issues.push({ path: 'service.version', message: 'must be 1–64 characters of letters, digits and _ . : - (e.g. "stable" or "canary")' });
+    return { version: 'stable' };
+  }
+  return { version: value.version };
+}
+
+const TOP_KEYS = new Set(['flags', 'overrides', 'store', 'metrics', 'service']);
 
 /** Validates a whole config. Throws CanaryConfigError listing every issue, and nothing else, for any input. */
 export function parseConfig(input: unknown): NormalizedConfig {
   const issues: Issues = [];
-  if (input === undefined) return { flags: Object.create(null), overrides: undefined, store: undefined };
+  if (input === undefined) {
+    return {
+      flags: Object.create(null),
+      overrides: undefined,
+      store: undefined,
+      metrics: { registry: undefined, buckets: undefined },
+      service: { version: 'stable' },
+    };
+  }
   if (!isPlainObject(input)) {
     throw new CanaryConfigError([{ path: '', message: `config must be an object, got ${describe(input)}` }]);
   }
@@ -301,6 +351,8 @@ export function parseConfig(input: unknown): NormalizedConfig {
   const flags = validateFlags(input.flags, 'flags', issues);
   const overrides = validateOverrides(input.overrides, issues);
   const store = validateStore(input.store, issues);
+  const metrics = validateMetrics(input.metrics, issues);
+  const service = validateService(input.service, issues);
   if (issues.length > 0) throw new CanaryConfigError(issues);
-  return { flags, overrides, store };
+  return { flags, overrides, store, metrics, service };
 }

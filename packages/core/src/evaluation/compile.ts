@@ -28,6 +28,10 @@ export interface CompiledFlag {
   readonly threshold: number;
   readonly prefix: Murmur3State;
   readonly seed: string;
+  /** What `canary_kit_flag_percentage` reports: 0 while disabled or rolled back. */
+  readonly effectivePercentage: number;
+  /** Decision counters, owned by the Canary and kept across recompiles (see REASON_SLOT in canary.ts). */
+  readonly counts: Float64Array;
   readonly fixed: Readonly<Record<Exclude<Reason, 'percentage' | 'override'>, Decision>> & {
     readonly overrideCanary: Decision;
     readonly overrideStable: Decision;
@@ -40,7 +44,7 @@ function fixedDecision(flag: string, version: Version, reason: Reason): Decision
 
 const setOrNull = (list: readonly string[]): ReadonlySet<string> | null => (list.length > 0 ? new Set(list) : null);
 
-export function compileFlag(key: string, config: FlagConfig, rolledBack: boolean): CompiledFlag {
+export function compileFlag(key: string, config: FlagConfig, rolledBack: boolean, counts: Float64Array): CompiledFlag {
   const unleash = config.bucketing === 'unleash';
   return {
     key,
@@ -56,6 +60,8 @@ export function compileFlag(key: string, config: FlagConfig, rolledBack: boolean
     threshold: unleash ? config.percentage : Math.round(config.percentage * 100),
     prefix: murmur3Prefix(`${config.seed}:`),
     seed: config.seed,
+    effectivePercentage: config.enabled && !rolledBack ? config.percentage : 0,
+    counts,
     fixed: {
       'unknown-flag': fixedDecision(key, 'stable', 'unknown-flag'),
       disabled: fixedDecision(key, 'stable', 'disabled'),

@@ -1,0 +1,129 @@
+import { randomUUID } from 'node:crypto';
+import type { Canary, RequestCanary } from '../canary.js';
+import { UNMATCHED_ROUTE } from '../metrics/canary-metrics.js';
+import type { EvalContext } from '../types.js';
+import { readCookie, type SetCookieOptions, serializeCookie } from './cookies.js';
+
+export type RequestHeaders = Readonly<Record<string, string | string[] | undefined>>;
+
+export interface StickyCookieOptions {
+  /** Cookie name. Default `canary_sid`. */
+  name?: string;
+  /** Lifetime. Default one year. */
+  maxAgeSeconds?: number;
+  /** `true`, `false`, or `'auto'` (default): Secure when the request came over HTTPS. */
+  secure?: boolean | 'auto';
+  path?: string;
+  domain?: string;
+}
+
+/** Options every adapter accepts, on top of its framework's own. */
+export interface AdapterOptions<Req> {
+  /**
+   * Builds the evaluation context from the framework's request. A throwing function does not fail the
+   * request: it is served by stable, counted in `canary_kit_context_errors_total` and reported via `error`.
+   */
+  context?: (req: Req) => EvalContext | null | undefined;
+  /**
+   * The sticky anonymous id: when a flag buckets by `sessionId` and the request has no identity for it, a
+   * random id is issued in this cookie and used as the `sessionId`, so an anonymous visitor keeps one
+   * version. `false` turns it off. On by default.
+   */
+  stickyCookie?: StickyCookieOptions | false;
+}
+
+/** One request in flight: its decisions, the cookie to set (if any) and when it started. */
+export interface RequestState {
+  readonly canary: RequestCanary;
+  /** `Set-Cookie` value to add to the response, when a sticky id was issued. */
+  readonly setCookie: string | undefined;
+  readonly startedAt: number;
+}
+
+const STICKY_ID = /^[A-Za-z0-9_-]{8,64}$/;
+
+/**
+ * The framework-independent half of every adapter: builds a request's context (user function, override
+ * header and cookie, sticky id) when the request starts, and records its metrics when it ends.
+ */
+export class RequestBinding<Req> {
+  readonly canary: Canary;
+  readonly #context: ((req: Req) => EvalContext | null | undefined) | undefined;
+  readonly #sticky: (SetCookieOptions & { name: string; auto: boolean }) | undefined;
+
+  constructor(canary: Canary, options: AdapterOptions<Req> = {}) {
+    if (!canary || typeof canary.forContext !== 'function') {
+      throw new TypeError('canary-kit: pass the Canary returned by createCanary() as the first argument');
+    }
+    if (options.context !== undefined && typeof options.context !== 'function') {
+      throw new TypeError('canary-kit: `context` must be a function (req) => context');
+    }
+    this.canary = canary;
+    this.#context = options.context;
+    const sticky = options.stickyCookie;
+    if (sticky !== false) {
+      const s = sticky ?? {};
+      this.#sticky = {
+        name: s.name ?? 'canary_sid',
+        maxAgeSeconds: s.maxAgeSeconds ?? 365 * 24 * 3600,
+        secure: s.secure === true,
+        auto: s.secure === undefined || s.secure === 'auto',
+        path: s.path ?? '/',
+        domain: s.domain,
+      };
+    }
+  }
+
+  /** Called when a request arrives. `secure` says whether it came over HTTPS (for the cookie's Secure flag). */
+  start(req: Req, headers: RequestHeaders, secure: boolean): RequestState {
+    const startedAt = performance.now();
+    const canary = this.canary;
+    let base: EvalContext | null | undefined;
+    if (this.#context) {
+      try {
+        base = this.#context(req);
+      } catch (error) {
+        canary.recordContextError(error);
+        base = undefined;
+      }
+    }
+    const context: { -readonly [K in keyof EvalContext]: EvalContext[K] } =
+      base !== null && typeof base === 'object' ? { ...base } : {};
+
+    const sources = canary.overrideSources;
+    if (sources) {
+      const header = sources.header === false ? undefined : headers[sources.header];
+      let cookie: string | undefined;
+      if (sources.cookie !== false) {
+        const value = readCookie(headers.cookie, sources.cookie);
+        if (value === null) canary.recordMalformedCookie();
+        else cookie = value;
+      }
+      if (header !== undefined || cookie !== undefined) context.overrides = { header, cookie };
+    }
+
+    let setCookie: string | undefined;
+    const sticky = this.#sticky;
+    if (sticky && context.sessionId === undefined && canary.usesSessionStickiness) {
+      const value = readCookie(headers.cookie, sticky.name);
+      if (typeof value === 'string' && STICKY_ID.test(value)) context.sessionId = value;
+      else if (canary.needsSessionId(context)) {
+        const id = randomUUID();
+        context.sessionId = id;
+        setCookie = serializeCookie(sticky.name, id, sticky.auto ? { ...sticky, secure } : sticky);
+      }
+    }
+    return { canary: canary.forContext(context), setCookie, startedAt };
+  }
+
+  /**
+   * Called when the response has been sent. `route` is the matched route pattern (undefined when no route
+   * matched); `flag` the flag the route is bound to, whose decision labels the request's version.
+   */
+  finish(state: RequestState, method: string, route: string | undefined, statusCode: number, flag?: string): void {
+    const metrics = this.canary.metrics;
+    if (metrics === undefined) return;
+    const version = flag === undefined ? this.canary.serviceVersion : state.canary.evaluate(flag).version;
+    metrics.observeRequest(method, route ?? UNMATCHED_ROUTE, statusCode, version, (performance.now() - state.startedAt) / 1000);
+  }
+}

@@ -1,0 +1,126 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { CanaryConfigError } from '../config/errors.js';
+import type { Version } from '../types.js';
+
+/** What one Canary contributes to the metrics of its registry, read at scrape time. */
+export interface MetricsSource {
+  forEachDecisionCount(visit: (flag: string, version: Version, reason: string, count: number) => void): void;
+  forEachPercentage(visit: (flag: string, percentage: number) => void): void;
+  forEachOverrideCount(visit: (source: string, outcome: string, count: number) => void): void;
+  contextErrors(): number;
+}
+
+export const DEFAULT_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+export const UNMATCHED_ROUTE = '(unmatched)';
+const REQUEST_LABELS = ['method', 'route', 'status_code', 'version'] as const;
+/** Cached label children; past this many label combinations, observations skip the cache. */
+const MAX_CACHED_CHILDREN = 5_000;
+
+type RequestLabel = (typeof REQUEST_LABELS)[number];
+
+/**
+ * canary-kit's metrics on one prom-client Registry. Created once per registry and shared by every Canary
+ * using it, so two instances (or two apps) on one registry never hit "already registered": counters
+ * that canary-kit keeps as plain numbers on the request path are summed over all of them at scrape time.
+ */
+export class RegistryMetrics {
+  readonly registry: Registry;
+  readonly requestDuration: Histogram<RequestLabel>;
+  readonly #sources = new Set<MetricsSource>();
+  readonly #children = new Map<string, Histogram.Internal<RequestLabel>>();
+
+  constructor(registry: Registry, buckets: readonly number[]) {
+    this.registry = registry;
+    const sources = this.#sources;
+    this.requestDuration = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'Duration of HTTP requests in seconds, by the version that served them',
+      labelNames: REQUEST_LABELS,
+      buckets: [...buckets],
+      registers: [registry],
+    });
+    new Counter({
+      name: 'canary_kit_decisions_total',
+      help: 'Flag decisions, by flag, version and reason',
+      labelNames: ['flag', 'version', 'reason'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of sources) s.forEachDecisionCount((flag, version, reason, n) => this.inc({ flag, version, reason }, n));
+      },
+    });
+    new Gauge({
+      name: 'canary_kit_flag_percentage',
+      help: 'Share of identities a flag puts on the canary, in percent',
+      labelNames: ['flag'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of sources) s.forEachPercentage((flag, percentage) => this.set({ flag }, percentage));
+      },
+    });
+    new Counter({
+      name: 'canary_kit_overrides_total',
+      help: 'Override values seen in requests, by source and outcome (honoured, untrusted, invalid, expired, bad-signature)',
+      labelNames: ['source', 'outcome'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of sources) s.forEachOverrideCount((source, outcome, n) => this.inc({ source, outcome }, n));
+      },
+    });
+    new Counter({
+      name: 'canary_kit_context_errors_total',
+      help: 'Requests whose context() function threw; they were served by stable',
+      registers: [registry],
+      collect() {
+        this.reset();
+        let total = 0;
+        for (const s of sources) total += s.contextErrors();
+        this.inc(total);
+      },
+    });
+  }
+
+  attach(source: MetricsSource): void {
+    this.#sources.add(source);
+  }
+
+  detach(source: MetricsSource): void {
+    this.#sources.delete(source);
+  }
+
+  /** Records one request. `route` is the route pattern, never the raw URL. */
+  observeRequest(method: string, route: string, statusCode: number, version: string, seconds: number): void {
+    const key = `${method}\u0000${route}\u0000${statusCode}\u0000${version}`;
+    let child = this.#children.get(key);
+    if (child === undefined) {
+      child = this.requestDuration.labels(method, route, String(statusCode), version);
+      if (this.#children.size < MAX_CACHED_CHILDREN) this.#children.set(key, child);
+    }
+    child.observe(seconds);
+  }
+}
+
+const byRegistry = new WeakMap<Registry, RegistryMetrics>();
+
+/** The shared metrics of `registry`, creating them on first use. */
+export function metricsFor(registry: Registry, buckets: readonly number[] = DEFAULT_BUCKETS): RegistryMetrics {
+  let metrics = byRegistry.get(registry);
+  if (metrics === undefined) {
+    const taken = ['http_request_duration_seconds', 'canary_kit_decisions_total'].find((n) => registry.getSingleMetric(n));
+    if (taken) {
+      throw new CanaryConfigError([
+        {
+          path: 'metrics.registry',
+          message: `already has a metric named ${taken} that canary-kit did not create; remove it (e.g. a second metrics plugin) or give canary-kit its own Registry`,
+        },
+      ]);
+    }
+    metrics = new RegistryMetrics(registry, buckets);
+    byRegistry.set(registry, metrics);
+  }
+  return metrics;
+}
+
+export { Registry };
