@@ -22,6 +22,9 @@ canary.close();
 `,
     );
     const out = JSON.parse(execFileSync(process.execPath, [file], { encoding: 'utf8' }));
-    expect(out).toEqual({ decision: { flag: 'checkout', version: 'canary', reason: 'percentage', bucket: expect.any(Number) }, configError: true });
+    expect(out).toEqual({
+      decision: { flag: 'checkout', version: 'canary', reason: 'percentage', bucket: expect.any(Number) },
+      configError: true,
+    });
   });
 });

@@ -9,7 +9,9 @@ const STEPS = [1, 5, 10, 25, 50, 100];
 const USERS = Array.from({ length: 2000 }, (_, i) => `user-${i}@example.com`);
 
 const canary = createCanary({ flags: { [FLAG]: { percentage: 0, stickiness: ['userId', 'sessionId'] } } });
-canary.on('change', (e) => console.log(`  change: ${e.flag} ${e.before?.percentage}% → ${e.after?.percentage}% (${e.source})`));
+canary.on('change', (e) =>
+  console.log(`  change: ${e.flag} ${e.before?.percentage}% → ${e.after?.percentage}% (${e.source})`),
+);
 const binding = new RequestBinding(canary, { context: (req) => ({ userId: req.headers['x-user-id'] }) });
 
 const server = createServer((req, res) => {
@@ -21,7 +23,11 @@ const server = createServer((req, res) => {
   const version = state.canary.evaluate(FLAG).version;
   res.on('finish', () => binding.finish(state, req.method ?? 'GET', '/checkout', res.statusCode, FLAG));
   res.setHeader('content-type', 'application/json');
-  res.end(JSON.stringify(version === 'canary' ? { version: 'v2', total: 41.5, currency: 'NZD' } : { version: 'v1', total: 41.5 }));
+  res.end(
+    JSON.stringify(
+      version === 'canary' ? { version: 'v2', total: 41.5, currency: 'NZD' } : { version: 'v1', total: 41.5 },
+    ),
+  );
 });
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
 const base = `http://127.0.0.1:${server.address().port}`;
@@ -45,13 +51,18 @@ for (const step of STEPS) {
     });
   }
   const share = ((onCanary / USERS.length) * 100).toFixed(1);
-  console.log(`  step ${String(step).padStart(3)} %: ${share.padStart(5)} % of users on v2, ${movedBack} moved back to v1\n`);
+  console.log(
+    `  step ${String(step).padStart(3)} %: ${share.padStart(5)} % of users on v2, ${movedBack} moved back to v1\n`,
+  );
 }
 
 const metrics = await (await fetch(`${base}/metrics`)).text();
 console.log('metrics (excerpt):');
 for (const line of metrics.split('\n')) {
-  if (/^http_request_duration_seconds_count|^canary_kit_decisions_total|^canary_kit_flag_percentage/.test(line)) console.log(`  ${line}`);
+  if (
+    /^http_request_duration_seconds_count|^canary_kit_decisions_total|^canary_kit_flag_percentage/.test(line)
+  )
+    console.log(`  ${line}`);
 }
 console.log('\nEvery user kept their version as the percentage rose; none moved back. Done.');
 server.close();

@@ -1,16 +1,32 @@
+import { Registry } from 'prom-client';
 import { CanaryConfigError, type ConfigIssue } from './config/errors.js';
 import { childPath } from './config/path.js';
-import type { CanaryConfig, FlagConfig, FlagsConfig, FlagsConfigInput, NormalizedOverrides } from './config/types.js';
+import type {
+  CanaryConfig,
+  FlagConfig,
+  FlagsConfig,
+  FlagsConfigInput,
+  NormalizedOverrides,
+} from './config/types.js';
 import { isPlainObject, parseConfig, parseFlags, validatePercentage } from './config/validate.js';
 import { type CompiledFlag, compileFlag, unknownFlagDecision } from './evaluation/compile.js';
 import { evaluateFlag } from './evaluation/evaluate.js';
 import { type CanaryEvents, type ChangeSource, SafeEmitter } from './events.js';
+import {
+  DEFAULT_BUCKETS,
+  type MetricsSource,
+  metricsFor,
+  type RegistryMetrics,
+} from './metrics/canary-metrics.js';
 import { OVERRIDE_OUTCOMES, type OverrideOutcome } from './overrides/parse.js';
-import { type OverrideSource, overrideFor, type RequestOverrides, resolveOverrides } from './overrides/resolve.js';
-import { DEFAULT_BUCKETS, type MetricsSource, metricsFor, type RegistryMetrics } from './metrics/canary-metrics.js';
+import {
+  type OverrideSource,
+  overrideFor,
+  type RequestOverrides,
+  resolveOverrides,
+} from './overrides/resolve.js';
 import { MemoryStore } from './stores/memory-store.js';
 import type { CanaryStore, RolloutState, StoreContent, StoreDocument } from './stores/store.js';
-import { Registry } from 'prom-client';
 import { type Decision, type EvalContext, REASONS, type Reason } from './types.js';
 
 const EMPTY_CONTEXT: EvalContext = Object.freeze({});
@@ -43,7 +59,8 @@ function emptyOutcomes(): Record<OverrideOutcome, number> {
 }
 
 /** Same config, written in the same key order by the validator: equal JSON means equal flag. */
-const sameFlag = (a: FlagConfig | undefined, b: FlagConfig | undefined) => JSON.stringify(a) === JSON.stringify(b);
+const sameFlag = (a: FlagConfig | undefined, b: FlagConfig | undefined) =>
+  JSON.stringify(a) === JSON.stringify(b);
 
 function validRollouts(value: unknown): Record<string, RolloutState> {
   return isPlainObject(value) ? (value as Record<string, RolloutState>) : {};
@@ -145,11 +162,17 @@ export class Canary {
     const ctx = context !== null && typeof context === 'object' ? context : EMPTY_CONTEXT;
     let decision: Decision;
     try {
-      const override = this.#overrides !== undefined && ctx.overrides !== undefined ? this.#overrideFor(flag, ctx) : undefined;
+      const override =
+        this.#overrides !== undefined && ctx.overrides !== undefined
+          ? this.#overrideFor(flag, ctx)
+          : undefined;
       decision = evaluateFlag(compiled, ctx, override);
     } catch (error) {
       this.#evaluationErrors++;
-      this.#events.emit('error', new Error(`evaluating flag "${flag}" failed; serving stable`, { cause: error }));
+      this.#events.emit(
+        'error',
+        new Error(`evaluating flag "${flag}" failed; serving stable`, { cause: error }),
+      );
       decision = compiled.fixed.error;
     }
     const slot = decision.reason === 'percentage' ? PERCENTAGE_SLOT : REASON_SLOT[decision.reason];
@@ -169,7 +192,10 @@ export class Canary {
   #unknownFlag(flag: string): Decision {
     this.#unknownFlagEvaluations++;
     const key = typeof flag === 'string' ? flag : String(flag);
-    const series = this.#unknownFlagCounts.has(key) || this.#unknownFlagCounts.size < MAX_UNKNOWN_FLAG_SERIES ? key : '(other)';
+    const series =
+      this.#unknownFlagCounts.has(key) || this.#unknownFlagCounts.size < MAX_UNKNOWN_FLAG_SERIES
+        ? key
+        : '(other)';
     this.#unknownFlagCounts.set(series, (this.#unknownFlagCounts.get(series) ?? 0) + 1);
     if (!this.#warnedFlags.has(key) && this.#warnedFlags.size < MAX_WARNED_FLAGS) {
       this.#warnedFlags.add(key);
@@ -192,7 +218,11 @@ export class Canary {
           (source, outcome) => {
             this.#overrideCounts[source][outcome]++;
           },
-          (error) => this.#events.emit('error', new Error('overrides.trust threw; override ignored', { cause: error })),
+          (error) =>
+            this.#events.emit(
+              'error',
+              new Error('overrides.trust threw; override ignored', { cause: error }),
+            ),
         ) ?? null;
       this.#overrideCache.set(context, resolved);
     }
@@ -233,7 +263,10 @@ export class Canary {
   /** An adapter's `context()` function threw: counted, reported via `error`; the request is served by stable. */
   recordContextError(error: unknown): void {
     this.#contextErrors++;
-    this.#events.emit('error', new Error('the context() function threw; request served by stable', { cause: error }));
+    this.#events.emit(
+      'error',
+      new Error('the context() function threw; request served by stable', { cause: error }),
+    );
   }
 
   /** An adapter met a malformed `Cookie` header while reading overrides: counted and skipped. */
@@ -306,7 +339,8 @@ export class Canary {
     if (issues.length > 0) throw new CanaryConfigError(issues);
     await this.#change('api', (flags) => {
       const current = flags[flag];
-      if (!current) throw new CanaryConfigError([{ path: childPath('flags', String(flag)), message: 'unknown flag' }]);
+      if (!current)
+        throw new CanaryConfigError([{ path: childPath('flags', String(flag)), message: 'unknown flag' }]);
       return { ...flags, [flag]: { ...current, percentage: value } };
     });
   }
@@ -316,7 +350,8 @@ export class Canary {
    * on any issue it rejects with CanaryConfigError and the current config keeps serving.
    */
   async replaceConfig(config: { flags: FlagsConfigInput }): Promise<void> {
-    if (!isPlainObject(config)) throw new CanaryConfigError([{ path: '', message: 'must be an object { flags }' }]);
+    if (!isPlainObject(config))
+      throw new CanaryConfigError([{ path: '', message: 'must be an object { flags }' }]);
     const flags = parseFlags(config.flags);
     await this.#change('api', () => flags);
   }
@@ -336,7 +371,9 @@ export class Canary {
         else this.#revision = 0;
         this.#install(update(this.#flags), this.#rollouts, source);
       }
-      throw new Error(`canary-kit: gave up saving after ${MAX_SAVE_ATTEMPTS} conflicting writes to the ${this.#store.kind} store`);
+      throw new Error(
+        `canary-kit: gave up saving after ${MAX_SAVE_ATTEMPTS} conflicting writes to the ${this.#store.kind} store`,
+      );
     });
     this.#writes = write.catch(() => {});
     return write;
@@ -386,7 +423,10 @@ export class Canary {
         'error',
         new CanaryConfigError(
           error instanceof CanaryConfigError
-            ? error.issues.map((i) => ({ path: i.path, message: `${i.message} (store revision ${document.revision} rejected; last good config kept)` }))
+            ? error.issues.map((i) => ({
+                path: i.path,
+                message: `${i.message} (store revision ${document.revision} rejected; last good config kept)`,
+              }))
             : [{ path: 'flags', message: e.message }],
         ),
       );

@@ -57,7 +57,8 @@ export class SafeEmitter<Events extends { error: (error: Error) => void }> {
       return this;
     }
     for (const fn of this.#emitter.listeners(event)) {
-      if (fn === listener || (fn as { listener?: unknown }).listener === listener) this.#emitter.off(event, fn);
+      if (fn === listener || (fn as { listener?: unknown }).listener === listener)
+        this.#emitter.off(event, fn);
     }
     return this;
   }
@@ -66,14 +67,20 @@ export class SafeEmitter<Events extends { error: (error: Error) => void }> {
     return this.#emitter.listenerCount(event);
   }
 
-  emit<E extends keyof Events & string>(event: E, ...args: Parameters<Events[E] & ((...a: any[]) => any)>): void {
+  emit<E extends keyof Events & string>(
+    event: E,
+    ...args: Parameters<Events[E] & ((...a: any[]) => any)>
+  ): void {
     const listeners = this.#emitter.listeners(event);
     for (const listener of listeners) {
       try {
         listener(...args);
       } catch (error) {
         if (event !== 'error') {
-          const wrapped = new Error(`a "${event}" listener threw: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+          const wrapped = new Error(
+            `a "${event}" listener threw: ${(error as Error)?.message ?? String(error)}`,
+            { cause: error },
+          );
           this.emit('error', ...([wrapped] as unknown as Parameters<Events[E] & ((...a: any[]) => any)>));
         }
       }

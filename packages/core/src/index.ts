@@ -1,3 +1,4 @@
+export { Registry } from 'prom-client';
 export { Canary, type CanaryStats, createCanary, RequestCanary } from './canary.js';
 export { CanaryConfigError, type ConfigIssue } from './config/errors.js';
 export type {
@@ -7,16 +8,40 @@ export type {
   FlagConfigInput,
   FlagsConfig,
   FlagsConfigInput,
+  MetricsConfig,
   OverridesConfig,
   RuleConfig,
   RuleOperator,
+  ServiceConfig,
 } from './config/types.js';
 export { RULE_OPERATORS } from './config/types.js';
 export { parseConfig, parseFlags } from './config/validate.js';
-export { murmur3, murmur3Prefix, murmur3Resume, type Murmur3State } from './evaluation/murmur3.js';
-export { murmur3CharCodes, unleashNormalizedValue } from './evaluation/unleash-hash.js';
+export { type Murmur3State, murmur3, murmur3Prefix, murmur3Resume } from './evaluation/murmur3.js';
 export { compareSemver, parseSemver, type Semver } from './evaluation/semver.js';
-export type { CanaryEventName, CanaryEvents, CanaryWarning, ChangeEvent, ChangeSource, WarningCode } from './events.js';
+export { murmur3CharCodes, unleashNormalizedValue } from './evaluation/unleash-hash.js';
+export type {
+  CanaryEventName,
+  CanaryEvents,
+  CanaryWarning,
+  ChangeEvent,
+  ChangeSource,
+  WarningCode,
+} from './events.js';
+export { readCookie, serializeCookie } from './http/cookies.js';
+export {
+  type AdapterOptions,
+  RequestBinding,
+  type RequestHeaders,
+  type RequestState,
+  type StickyCookieOptions,
+} from './http/request-binding.js';
+export {
+  DEFAULT_BUCKETS,
+  type MetricsSource,
+  metricsFor,
+  RegistryMetrics,
+  UNMATCHED_ROUTE,
+} from './metrics/canary-metrics.js';
 export {
   MAX_OVERRIDE_LENGTH,
   type OverrideOutcome,
@@ -36,15 +61,12 @@ export type {
   StoreDocument,
   StoreListener,
 } from './stores/store.js';
-export { type AttributeValue, type Decision, type EvalContext, type OverrideInput, REASONS, type Reason, type Version } from './types.js';
-export { readCookie, serializeCookie } from './http/cookies.js';
 export {
-  type AdapterOptions,
-  RequestBinding,
-  type RequestHeaders,
-  type RequestState,
-  type StickyCookieOptions,
-} from './http/request-binding.js';
-export { DEFAULT_BUCKETS, type MetricsSource, metricsFor, RegistryMetrics, UNMATCHED_ROUTE } from './metrics/canary-metrics.js';
-export type { MetricsConfig, ServiceConfig } from './config/types.js';
-export { Registry } from 'prom-client';
+  type AttributeValue,
+  type Decision,
+  type EvalContext,
+  type OverrideInput,
+  REASONS,
+  type Reason,
+  type Version,
+} from './types.js';

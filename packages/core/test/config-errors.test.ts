@@ -21,7 +21,12 @@ describe('config validation', () => {
   it('reports every issue, not just the first', () => {
     const issues = issuesOf({
       flags: {
-        a: { percentage: 1.234, enabled: 'yes', stickiness: [], rules: [{ attribute: 'x', operator: 'like', values: [] }] },
+        a: {
+          percentage: 1.234,
+          enabled: 'yes',
+          stickiness: [],
+          rules: [{ attribute: 'x', operator: 'like', values: [] }],
+        },
         'b c': {},
         exp: {},
       },
@@ -56,8 +61,14 @@ describe('config validation', () => {
     });
     expect(issues).toEqual([
       { path: 'flags.f.rules[0].values[0]', message: 'operator gt compares numbers: must be a number' },
-      { path: 'flags.f.rules[1].values[0]', message: 'operator semver_gte needs a semantic version such as "2.1.0"' },
-      { path: 'flags.f.rules[2].values[0]', message: 'must be a string, a finite number or a boolean, got null' },
+      {
+        path: 'flags.f.rules[1].values[0]',
+        message: 'operator semver_gte needs a semantic version such as "2.1.0"',
+      },
+      {
+        path: 'flags.f.rules[2].values[0]',
+        message: 'must be a string, a finite number or a boolean, got null',
+      },
     ]);
   });
 
@@ -68,8 +79,12 @@ describe('config validation', () => {
   });
 
   it('rejects a non-object config and unknown options', () => {
-    expect(issuesOf('flags')).toEqual([{ path: '', message: 'config must be an object, got string "flags"' }]);
-    expect(issuesOf({ flags: { f: { percent: 5 } } })).toEqual([{ path: 'flags.f.percent', message: 'unknown option' }]);
+    expect(issuesOf('flags')).toEqual([
+      { path: '', message: 'config must be an object, got string "flags"' },
+    ]);
+    expect(issuesOf({ flags: { f: { percent: 5 } } })).toEqual([
+      { path: 'flags.f.percent', message: 'unknown option' },
+    ]);
   });
 
   it('validates overrides, store, metrics and service', () => {
@@ -79,7 +94,14 @@ describe('config validation', () => {
       metrics: { registry: {}, buckets: [1, 0.5] },
       service: { version: '' },
     }).map((i) => i.path);
-    expect(paths).toEqual(['overrides.header', 'overrides.secret', 'store', 'metrics.registry', 'metrics.buckets', 'service.version']);
+    expect(paths).toEqual([
+      'overrides.header',
+      'overrides.secret',
+      'store',
+      'metrics.registry',
+      'metrics.buckets',
+      'service.version',
+    ]);
   });
 
   it('fills in defaults', () => {
@@ -104,16 +126,18 @@ describe('runtime changes are validated too', () => {
     await expect(canary.setPercentage('f', 101)).rejects.toMatchObject({
       issues: [{ path: 'flags.f.percentage', message: 'must be between 0 and 100' }],
     });
-    await expect(canary.setPercentage('nope', 1)).rejects.toMatchObject({ issues: [{ path: 'flags.nope', message: 'unknown flag' }] });
+    await expect(canary.setPercentage('nope', 1)).rejects.toMatchObject({
+      issues: [{ path: 'flags.nope', message: 'unknown flag' }],
+    });
     expect(canary.getFlag('f')?.percentage).toBe(5);
     await canary.close();
   });
 
   it('replaceConfig validates the whole config and keeps the last good one on error', async () => {
     const canary = createCanary({ flags: { f: { percentage: 5 } } });
-    await expect(canary.replaceConfig({ flags: { f: { percentage: 5 }, g: { percentage: 'x' as never } } })).rejects.toBeInstanceOf(
-      CanaryConfigError,
-    );
+    await expect(
+      canary.replaceConfig({ flags: { f: { percentage: 5 }, g: { percentage: 'x' as never } } }),
+    ).rejects.toBeInstanceOf(CanaryConfigError);
     expect(Object.keys(canary.flags)).toEqual(['f']);
     await canary.close();
   });

@@ -24,12 +24,24 @@ describe('evaluation order', () => {
 
   it.each<[string, object, Partial<Decision>]>([
     ['excluded beats users', { userId: 'both' }, { version: 'stable', reason: 'excluded' }],
-    ['excluded beats groups and rules', { userId: 'banned', groups: ['beta'], attributes: { country: 'NZ' } }, { reason: 'excluded' }],
+    [
+      'excluded beats groups and rules',
+      { userId: 'banned', groups: ['beta'], attributes: { country: 'NZ' } },
+      { reason: 'excluded' },
+    ],
     ['users', { userId: 'vip' }, { version: 'canary', reason: 'user' }],
     ['groups', { userId: 'x', groups: ['alpha', 'beta'] }, { version: 'canary', reason: 'group' }],
     ['rules', { userId: 'x', attributes: { country: 'NZ' } }, { version: 'canary', reason: 'rule' }],
-    ['percentage when nothing targets', { userId: 'x', attributes: { country: 'AU' } }, { version: 'stable', reason: 'percentage' }],
-    ['no identity', { attributes: { country: 'AU' } }, { version: 'stable', reason: 'no-identity', bucket: null }],
+    [
+      'percentage when nothing targets',
+      { userId: 'x', attributes: { country: 'AU' } },
+      { version: 'stable', reason: 'percentage' },
+    ],
+    [
+      'no identity',
+      { attributes: { country: 'AU' } },
+      { version: 'stable', reason: 'no-identity', bucket: null },
+    ],
   ])('%s', (_name, context, expected) => {
     const canary = make({ flags });
     expect(canary.evaluate('checkout', context)).toMatchObject({ flag: 'checkout', ...expected });
@@ -53,7 +65,14 @@ describe('evaluation order', () => {
     const store = new MemoryStore({
       flags: { f: { percentage: 100 } },
       rollouts: {
-        f: { flag: 'f', canaryVersionId: 'v2', phase: 'rolled-back', stepIndex: 0, stepStartedAt: 0, failures: 3 },
+        f: {
+          flag: 'f',
+          canaryVersionId: 'v2',
+          phase: 'rolled-back',
+          stepIndex: 0,
+          stepStartedAt: 0,
+          failures: 3,
+        },
       },
     });
     const canary = make({ flags: { f: { percentage: 100 } }, store });
@@ -75,7 +94,8 @@ describe('percentage bucketing', () => {
 
   it('puts buckets below percentage × 100 on the canary, in 0.01 % steps', () => {
     const bucket = murmur3('f:u1') % 10_000;
-    const at = (p: number) => make({ flags: { f: { percentage: p } } }).evaluate('f', { userId: 'u1' }).version;
+    const at = (p: number) =>
+      make({ flags: { f: { percentage: p } } }).evaluate('f', { userId: 'u1' }).version;
     expect(at(bucket / 100)).toBe('stable');
     expect(at((bucket + 1) / 100)).toBe('canary');
     expect(at(0)).toBe('stable');
@@ -126,17 +146,25 @@ describe('rules', () => {
     ['semver_gte', ['2.0.0'], 'not-a-version', false],
   ];
   it.each(cases)('%s %j against %j → %s', (operator, values, actual, matches) => {
-    const canary = make({ flags: { f: { rules: [{ attribute: 'v', operator: operator as never, values: values as never }] } } });
-    expect(canary.evaluate('f', { userId: 'u', attributes: { v: actual as string } }).reason).toBe(matches ? 'rule' : 'percentage');
+    const canary = make({
+      flags: { f: { rules: [{ attribute: 'v', operator: operator as never, values: values as never }] } },
+    });
+    expect(canary.evaluate('f', { userId: 'u', attributes: { v: actual as string } }).reason).toBe(
+      matches ? 'rule' : 'percentage',
+    );
   });
 
   it('a missing attribute never matches, not even not_in', () => {
-    const canary = make({ flags: { f: { rules: [{ attribute: 'country', operator: 'not_in', values: ['NZ'] }] } } });
+    const canary = make({
+      flags: { f: { rules: [{ attribute: 'country', operator: 'not_in', values: ['NZ'] }] } },
+    });
     expect(canary.evaluate('f', { userId: 'u' }).reason).toBe('percentage');
   });
 
   it('reads standard keys from the context itself', () => {
-    const canary = make({ flags: { f: { rules: [{ attribute: 'tenantId', operator: 'eq', values: ['acme'] }] } } });
+    const canary = make({
+      flags: { f: { rules: [{ attribute: 'tenantId', operator: 'eq', values: ['acme'] }] } },
+    });
     expect(canary.evaluate('f', { userId: 'u', tenantId: 'acme' }).reason).toBe('rule');
   });
 });
@@ -146,7 +174,11 @@ describe('unknown flags', () => {
     const canary = make({ flags: {} });
     const warnings: CanaryWarning[] = [];
     canary.on('warning', (w) => warnings.push(w));
-    for (let i = 0; i < 5; i++) expect(canary.evaluate('nope', { userId: 'u' })).toMatchObject({ version: 'stable', reason: 'unknown-flag' });
+    for (let i = 0; i < 5; i++)
+      expect(canary.evaluate('nope', { userId: 'u' })).toMatchObject({
+        version: 'stable',
+        reason: 'unknown-flag',
+      });
     canary.evaluate('other');
     expect(warnings.map((w) => w.flag)).toEqual(['nope', 'other']);
     expect(warnings[0]).toMatchObject({ code: 'unknown-flag' });
@@ -169,7 +201,9 @@ describe('isCanary and per-request memo', () => {
   it('isCanary is the boolean of evaluate', () => {
     const canary = make({ flags: { f: { percentage: 50 } } });
     for (const id of ['a', 'b', 'c', 'd', 'e', 'f']) {
-      expect(canary.isCanary('f', { userId: id })).toBe(canary.evaluate('f', { userId: id }).version === 'canary');
+      expect(canary.isCanary('f', { userId: id })).toBe(
+        canary.evaluate('f', { userId: id }).version === 'canary',
+      );
     }
   });
 

@@ -13,7 +13,11 @@ afterEach(async () => {
 });
 
 const flags = { checkout: { percentage: 0 }, search: { percentage: 100 } };
-const ctx = (header?: string, cookie?: string, extra: EvalContext = {}): EvalContext => ({ userId: 'u', ...extra, overrides: { header, cookie } });
+const ctx = (header?: string, cookie?: string, extra: EvalContext = {}): EvalContext => ({
+  userId: 'u',
+  ...extra,
+  overrides: { header, cookie },
+});
 
 describe('overrides', () => {
   it('are off by default: the header is ignored and nothing is counted', () => {
@@ -25,13 +29,20 @@ describe('overrides', () => {
   it('a trusted caller forces a version globally or per flag', () => {
     const canary = make({ flags, overrides: { trust: (c) => c.ip === '10.0.0.1' } });
     const trusted = { ip: '10.0.0.1' };
-    expect(canary.evaluate('checkout', ctx('always', undefined, trusted))).toMatchObject({ version: 'canary', reason: 'override' });
-    expect(canary.evaluate('search', ctx('checkout=always, search=never', undefined, trusted))).toMatchObject({
-      version: 'stable',
+    expect(canary.evaluate('checkout', ctx('always', undefined, trusted))).toMatchObject({
+      version: 'canary',
       reason: 'override',
     });
+    expect(canary.evaluate('search', ctx('checkout=always, search=never', undefined, trusted))).toMatchObject(
+      {
+        version: 'stable',
+        reason: 'override',
+      },
+    );
     // a per-flag entry beats the global one
-    expect(canary.evaluate('checkout', ctx('never,checkout=always', undefined, trusted)).version).toBe('canary');
+    expect(canary.evaluate('checkout', ctx('never,checkout=always', undefined, trusted)).version).toBe(
+      'canary',
+    );
     // another flag's entry does not apply
     expect(canary.evaluate('search', ctx('checkout=never', undefined, trusted)).reason).toBe('percentage');
   });
@@ -84,14 +95,19 @@ describe('overrides', () => {
     expect(canary.stats().overrides.header['bad-signature']).toBe(2);
   });
 
-  it.each(['', 'sometimes', 'checkout=maybe', '=always', 'x'.repeat(5000), 'always,exp=123', 'always,exp=99999999999,sig=short'])(
-    'a malformed value %j is counted as invalid and skipped',
-    (value) => {
-      const canary = make({ flags, overrides: { trust: () => true } });
-      expect(canary.evaluate('checkout', ctx(value)).reason).toBe('percentage');
-      expect(canary.stats().overrides.header.invalid).toBe(1);
-    },
-  );
+  it.each([
+    '',
+    'sometimes',
+    'checkout=maybe',
+    '=always',
+    'x'.repeat(5000),
+    'always,exp=123',
+    'always,exp=99999999999,sig=short',
+  ])('a malformed value %j is counted as invalid and skipped', (value) => {
+    const canary = make({ flags, overrides: { trust: () => true } });
+    expect(canary.evaluate('checkout', ctx(value)).reason).toBe('percentage');
+    expect(canary.stats().overrides.header.invalid).toBe(1);
+  });
 
   it('a throwing trust function means untrusted, reported as an error', () => {
     const canary = make({
@@ -109,13 +125,18 @@ describe('overrides', () => {
   });
 
   it('header and cookie names are configurable or can be turned off', () => {
-    const canary = make({ flags, overrides: { trust: () => true, header: 'X-Force-Version', cookie: false } });
+    const canary = make({
+      flags,
+      overrides: { trust: () => true, header: 'X-Force-Version', cookie: false },
+    });
     expect(canary.overrideSources).toEqual({ header: 'x-force-version', cookie: false });
     expect(canary.evaluate('checkout', ctx(undefined, 'always')).reason).toBe('percentage');
   });
 
   it('signOverride refuses bad input', () => {
     expect(() => signOverride({ overrides: 'always', secret: 'short' })).toThrow(/16 characters/);
-    expect(() => signOverride({ overrides: { 'bad key!': 'always' }, secret: SECRET })).toThrow(/not an override item/);
+    expect(() => signOverride({ overrides: { 'bad key!': 'always' }, secret: SECRET })).toThrow(
+      /not an override item/,
+    );
   });
 });

@@ -37,7 +37,12 @@ describe('change events', () => {
     canary.on('change', (e) => events.push(e));
     await canary.setPercentage('f', 5);
     expect(events).toHaveLength(1);
-    expect(events[0]).toMatchObject({ flag: 'f', source: 'api', before: { percentage: 1 }, after: { percentage: 5 } });
+    expect(events[0]).toMatchObject({
+      flag: 'f',
+      source: 'api',
+      before: { percentage: 1 },
+      after: { percentage: 5 },
+    });
   });
 
   it('replaceConfig emits one change per added, changed and removed flag', async () => {
@@ -87,7 +92,10 @@ describe('memory store', () => {
     await Promise.all([a.setPercentage('x', 10), b.setPercentage('y', 20)]);
     const document = await store.load();
     expect(document?.flags).toMatchObject({ x: { percentage: 10 }, y: { percentage: 20 } });
-    await until(() => a.getFlag('y')?.percentage === 20 && b.getFlag('x')?.percentage === 10, 'both to converge');
+    await until(
+      () => a.getFlag('y')?.percentage === 20 && b.getFlag('x')?.percentage === 10,
+      'both to converge',
+    );
   });
 
   it('an invalid document from the store is rejected and the last good config keeps serving', async () => {

@@ -11,7 +11,9 @@ export class CanaryConfigError extends Error {
 
   constructor(issues: readonly ConfigIssue[]) {
     const lines = issues.map((i) => `  - ${i.path || '(root)'}: ${i.message}`);
-    super(`Invalid canary-kit config (${issues.length} ${issues.length === 1 ? 'issue' : 'issues'}):\n${lines.join('\n')}`);
+    super(
+      `Invalid canary-kit config (${issues.length} ${issues.length === 1 ? 'issue' : 'issues'}):\n${lines.join('\n')}`,
+    );
     this.name = 'CanaryConfigError';
     this.issues = issues;
   }

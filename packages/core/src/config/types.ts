@@ -121,6 +121,8 @@ export interface NormalizedConfig {
   readonly flags: FlagsConfig;
   readonly overrides: NormalizedOverrides | undefined;
   readonly store: CanaryStore | undefined;
-  readonly metrics: { readonly registry: Registry | undefined; readonly buckets: readonly number[] | undefined } | false;
+  readonly metrics:
+    | { readonly registry: Registry | undefined; readonly buckets: readonly number[] | undefined }
+    | false;
   readonly service: { readonly version: string };
 }

@@ -1,5 +1,5 @@
-import type { CanaryStore } from '../stores/store.js';
 import { parseSemver } from '../evaluation/semver.js';
+import type { CanaryStore } from '../stores/store.js';
 import { CanaryConfigError, type ConfigIssue } from './errors.js';
 import { childPath } from './path.js';
 import {
@@ -35,16 +35,28 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : `${typeof value} ${String(JSON.stringify(value)).slice(0, 40)}`;
+  return typeof value === 'object'
+    ? 'an object'
+    : `${typeof value} ${String(JSON.stringify(value)).slice(0, 40)}`;
 }
 
-function unknownKeys(obj: Record<string, unknown>, allowed: ReadonlySet<string>, path: string, issues: Issues) {
+function unknownKeys(
+  obj: Record<string, unknown>,
+  allowed: ReadonlySet<string>,
+  path: string,
+  issues: Issues,
+) {
   for (const key of Object.keys(obj)) {
     if (!allowed.has(key)) issues.push({ path: childPath(path, key), message: 'unknown option' });
   }
 }
 
-function stringList(value: unknown, path: string, issues: Issues, opts: { nonEmpty?: boolean } = {}): string[] {
+function stringList(
+  value: unknown,
+  path: string,
+  issues: Issues,
+  opts: { nonEmpty?: boolean } = {},
+): string[] {
   if (!Array.isArray(value)) {
     issues.push({ path, message: `must be an array of strings, got ${describe(value)}` });
     return [];
@@ -84,7 +96,10 @@ const RULE_KEYS = new Set(['attribute', 'operator', 'values']);
 
 function validateRule(value: unknown, path: string, issues: Issues): RuleConfig | undefined {
   if (!isPlainObject(value)) {
-    issues.push({ path, message: `must be an object { attribute, operator, values }, got ${describe(value)}` });
+    issues.push({
+      path,
+      message: `must be an object { attribute, operator, values }, got ${describe(value)}`,
+    });
     return undefined;
   }
   unknownKeys(value, RULE_KEYS, path, issues);
@@ -94,7 +109,10 @@ function validateRule(value: unknown, path: string, issues: Issues): RuleConfig 
     issues.push({ path: childPath(path, 'attribute'), message: 'must be a non-empty string' });
   }
   if (typeof operator !== 'string' || !(RULE_OPERATORS as readonly string[]).includes(operator)) {
-    issues.push({ path: childPath(path, 'operator'), message: `must be one of ${RULE_OPERATORS.join(', ')}` });
+    issues.push({
+      path: childPath(path, 'operator'),
+      message: `must be one of ${RULE_OPERATORS.join(', ')}`,
+    });
   }
   const valuesPath = childPath(path, 'values');
   if (!Array.isArray(values) || values.length === 0) {
@@ -105,16 +123,26 @@ function validateRule(value: unknown, path: string, issues: Issues): RuleConfig 
     values.forEach((v, i) => {
       const p = childPath(valuesPath, i);
       if (typeof v !== 'string' && typeof v !== 'boolean' && !(typeof v === 'number' && Number.isFinite(v))) {
-        issues.push({ path: p, message: `must be a string, a finite number or a boolean, got ${describe(v)}` });
+        issues.push({
+          path: p,
+          message: `must be a string, a finite number or a boolean, got ${describe(v)}`,
+        });
       } else if (NUMERIC_OPERATORS.has(operator as RuleOperator) && typeof v !== 'number') {
         issues.push({ path: p, message: `operator ${String(operator)} compares numbers: must be a number` });
       } else if (String(operator).startsWith('semver_') && (typeof v !== 'string' || !parseSemver(v))) {
-        issues.push({ path: p, message: `operator ${String(operator)} needs a semantic version such as "2.1.0"` });
+        issues.push({
+          path: p,
+          message: `operator ${String(operator)} needs a semantic version such as "2.1.0"`,
+        });
       }
     });
   }
   if (issues.length > before) return undefined;
-  return { attribute: attribute as string, operator: operator as RuleOperator, values: (values as unknown[]).slice() as RuleConfig['values'] };
+  return {
+    attribute: attribute as string,
+    operator: operator as RuleOperator,
+    values: (values as unknown[]).slice() as RuleConfig['values'],
+  };
 }
 
 const FLAG_KEYS = new Set([
@@ -130,7 +158,12 @@ const FLAG_KEYS = new Set([
   'description',
 ]);
 
-export function validateFlag(key: string, value: unknown, path: string, issues: Issues): FlagConfig | undefined {
+export function validateFlag(
+  key: string,
+  value: unknown,
+  path: string,
+  issues: Issues,
+): FlagConfig | undefined {
   if (!isPlainObject(value)) {
     issues.push({ path, message: `must be an object, got ${describe(value)}` });
     return undefined;
@@ -139,11 +172,13 @@ export function validateFlag(key: string, value: unknown, path: string, issues: 
   unknownKeys(value, FLAG_KEYS, path, issues);
   const at = (k: string) => childPath(path, k);
 
-  const percentage = value.percentage === undefined ? 0 : validatePercentage(value.percentage, at('percentage'), issues);
+  const percentage =
+    value.percentage === undefined ? 0 : validatePercentage(value.percentage, at('percentage'), issues);
 
   let enabled = true;
   if (value.enabled !== undefined) {
-    if (typeof value.enabled !== 'boolean') issues.push({ path: at('enabled'), message: 'must be a boolean' });
+    if (typeof value.enabled !== 'boolean')
+      issues.push({ path: at('enabled'), message: 'must be a boolean' });
     else enabled = value.enabled;
   }
 
@@ -159,12 +194,14 @@ export function validateFlag(key: string, value: unknown, path: string, issues: 
   }
 
   const users = value.users === undefined ? [] : stringList(value.users, at('users'), issues);
-  const excludeUsers = value.excludeUsers === undefined ? [] : stringList(value.excludeUsers, at('excludeUsers'), issues);
+  const excludeUsers =
+    value.excludeUsers === undefined ? [] : stringList(value.excludeUsers, at('excludeUsers'), issues);
   const groups = value.groups === undefined ? [] : stringList(value.groups, at('groups'), issues);
 
   const rules: RuleConfig[] = [];
   if (value.rules !== undefined) {
-    if (!Array.isArray(value.rules)) issues.push({ path: at('rules'), message: `must be an array, got ${describe(value.rules)}` });
+    if (!Array.isArray(value.rules))
+      issues.push({ path: at('rules'), message: `must be an array, got ${describe(value.rules)}` });
     else {
       value.rules.forEach((r, i) => {
         const rule = validateRule(r, childPath(at('rules'), i), issues);
@@ -175,7 +212,8 @@ export function validateFlag(key: string, value: unknown, path: string, issues: 
 
   let seed = key;
   if (value.seed !== undefined) {
-    if (typeof value.seed !== 'string' || value.seed.length === 0) issues.push({ path: at('seed'), message: 'must be a non-empty string' });
+    if (typeof value.seed !== 'string' || value.seed.length === 0)
+      issues.push({ path: at('seed'), message: 'must be a non-empty string' });
     else seed = value.seed;
   }
 
@@ -188,12 +226,23 @@ export function validateFlag(key: string, value: unknown, path: string, issues: 
 
   let description: string | undefined;
   if (value.description !== undefined) {
-    if (typeof value.description !== 'string') issues.push({ path: at('description'), message: 'must be a string' });
+    if (typeof value.description !== 'string')
+      issues.push({ path: at('description'), message: 'must be a string' });
     else description = value.description;
   }
 
   if (issues.length > before) return undefined;
-  const flag: FlagConfig = { percentage, enabled, stickiness, users, excludeUsers, groups, rules, seed, bucketing };
+  const flag: FlagConfig = {
+    percentage,
+    enabled,
+    stickiness,
+    users,
+    excludeUsers,
+    groups,
+    rules,
+    seed,
+    bucketing,
+  };
   return description === undefined ? flag : { ...flag, description };
 }
 
@@ -255,22 +304,32 @@ function validateOverrides(value: unknown, issues: Issues): NormalizedOverrides 
   const cookie = nameOf('cookie', 'canary');
   let trust: NormalizedOverrides['trust'];
   if (value.trust !== undefined) {
-    if (typeof value.trust !== 'function') issues.push({ path: childPath(path, 'trust'), message: 'must be a function (context) => boolean' });
+    if (typeof value.trust !== 'function')
+      issues.push({ path: childPath(path, 'trust'), message: 'must be a function (context) => boolean' });
     else trust = value.trust as NormalizedOverrides['trust'];
   }
   let secrets: string[] = [];
   if (value.secret !== undefined) {
-    const list = typeof value.secret === 'string' ? [value.secret] : stringList(value.secret, childPath(path, 'secret'), issues, { nonEmpty: true });
+    const list =
+      typeof value.secret === 'string'
+        ? [value.secret]
+        : stringList(value.secret, childPath(path, 'secret'), issues, { nonEmpty: true });
     list.forEach((s, i) => {
       if (s.length < 16) {
-        const p = typeof value.secret === 'string' ? childPath(path, 'secret') : childPath(childPath(path, 'secret'), i);
+        const p =
+          typeof value.secret === 'string'
+            ? childPath(path, 'secret')
+            : childPath(childPath(path, 'secret'), i);
         issues.push({ path: p, message: 'must be at least 16 characters' });
       }
     });
     secrets = list;
   }
   if (!trust && secrets.length === 0) {
-    issues.push({ path, message: 'needs `trust` or `secret`: an override nobody may send would never be honoured' });
+    issues.push({
+      path,
+      message: 'needs `trust` or `secret`: an override nobody may send would never be honoured',
+    });
   }
   return { header, cookie, trust, secrets };
 }
@@ -280,9 +339,14 @@ function validateStore(value: unknown, issues: Issues): CanaryStore | undefined 
   const ok =
     value !== null &&
     typeof value === 'object' &&
-    ['load', 'save', 'subscribe', 'close'].every((m) => typeof (value as Record<string, unknown>)[m] === 'function');
+    ['load', 'save', 'subscribe', 'close'].every(
+      (m) => typeof (value as Record<string, unknown>)[m] === 'function',
+    );
   if (!ok) {
-    issues.push({ path: 'store', message: 'must implement the store interface: load, save, subscribe and close' });
+    issues.push({
+      path: 'store',
+      message: 'must implement the store interface: load, save, subscribe and close',
+    });
     return undefined;
   }
   return value as CanaryStore;
@@ -294,7 +358,10 @@ function validateMetrics(value: unknown, issues: Issues): NormalizedConfig['metr
   if (value === false) return false;
   if (value === undefined) return { registry: undefined, buckets: undefined };
   if (!isPlainObject(value)) {
-    issues.push({ path: 'metrics', message: `must be an object { registry, buckets } or false, got ${describe(value)}` });
+    issues.push({
+      path: 'metrics',
+      message: `must be an object { registry, buckets } or false, got ${describe(value)}`,
+    });
     return false;
   }
   unknownKeys(value, METRICS_KEYS, 'metrics', issues);
@@ -304,13 +371,21 @@ function validateMetrics(value: unknown, issues: Issues): NormalizedConfig['metr
     typeof registry === 'object' &&
     typeof (registry as Record<string, unknown>).registerMetric === 'function' &&
     typeof (registry as Record<string, unknown>).metrics === 'function';
-  if (registry !== undefined && !isRegistry) issues.push({ path: 'metrics.registry', message: 'must be a prom-client Registry' });
+  if (registry !== undefined && !isRegistry)
+    issues.push({ path: 'metrics.registry', message: 'must be a prom-client Registry' });
   if (buckets !== undefined) {
     const ok =
       Array.isArray(buckets) &&
       buckets.length > 0 &&
-      buckets.every((b, i) => typeof b === 'number' && Number.isFinite(b) && b > 0 && (i === 0 || b > (buckets[i - 1] as number)));
-    if (!ok) issues.push({ path: 'metrics.buckets', message: 'must be a non-empty array of increasing positive numbers' });
+      buckets.every(
+        (b, i) =>
+          typeof b === 'number' && Number.isFinite(b) && b > 0 && (i === 0 || b > (buckets[i - 1] as number)),
+      );
+    if (!ok)
+      issues.push({
+        path: 'metrics.buckets',
+        message: 'must be a non-empty array of increasing positive numbers',
+      });
   }
   return { registry: registry as never, buckets: buckets as number[] | undefined };
 }
@@ -324,7 +399,10 @@ function validateService(value: unknown, issues: Issues): NormalizedConfig['serv
   unknownKeys(value, new Set(['version']), 'service', issues);
   if (value.version === undefined) return { version: 'stable' };
   if (typeof value.version !== 'string' || !/^[\w.:-]{1,64}$/.test(value.version)) {
-    issues.push({ path: 'service.version', message: 'must be 1–64 characters of letters, digits and _ . : - (e.g. "stable" or "canary")' });
+    issues.push({
+      path: 'service.version',
+      message: 'must be 1–64 characters of letters, digits and _ . : - (e.g. "stable" or "canary")',
+    });
     return { version: 'stable' };
   }
   return { version: value.version };

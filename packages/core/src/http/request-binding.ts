@@ -120,10 +120,22 @@ export class RequestBinding<Req> {
    * Called when the response has been sent. `route` is the matched route pattern (undefined when no route
    * matched); `flag` the flag the route is bound to, whose decision labels the request's version.
    */
-  finish(state: RequestState, method: string, route: string | undefined, statusCode: number, flag?: string): void {
+  finish(
+    state: RequestState,
+    method: string,
+    route: string | undefined,
+    statusCode: number,
+    flag?: string,
+  ): void {
     const metrics = this.canary.metrics;
     if (metrics === undefined) return;
     const version = flag === undefined ? this.canary.serviceVersion : state.canary.evaluate(flag).version;
-    metrics.observeRequest(method, route ?? UNMATCHED_ROUTE, statusCode, version, (performance.now() - state.startedAt) / 1000);
+    metrics.observeRequest(
+      method,
+      route ?? UNMATCHED_ROUTE,
+      statusCode,
+      version,
+      (performance.now() - state.startedAt) / 1000,
+    );
   }
 }

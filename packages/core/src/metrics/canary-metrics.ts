@@ -46,7 +46,8 @@ export class RegistryMetrics {
       registers: [registry],
       collect() {
         this.reset();
-        for (const s of sources) s.forEachDecisionCount((flag, version, reason, n) => this.inc({ flag, version, reason }, n));
+        for (const s of sources)
+          s.forEachDecisionCount((flag, version, reason, n) => this.inc({ flag, version, reason }, n));
       },
     });
     new Gauge({
@@ -66,7 +67,8 @@ export class RegistryMetrics {
       registers: [registry],
       collect() {
         this.reset();
-        for (const s of sources) s.forEachOverrideCount((source, outcome, n) => this.inc({ source, outcome }, n));
+        for (const s of sources)
+          s.forEachOverrideCount((source, outcome, n) => this.inc({ source, outcome }, n));
       },
     });
     new Counter({
@@ -105,10 +107,15 @@ export class RegistryMetrics {
 const byRegistry = new WeakMap<Registry, RegistryMetrics>();
 
 /** The shared metrics of `registry`, creating them on first use. */
-export function metricsFor(registry: Registry, buckets: readonly number[] = DEFAULT_BUCKETS): RegistryMetrics {
+export function metricsFor(
+  registry: Registry,
+  buckets: readonly number[] = DEFAULT_BUCKETS,
+): RegistryMetrics {
   let metrics = byRegistry.get(registry);
   if (metrics === undefined) {
-    const taken = ['http_request_duration_seconds', 'canary_kit_decisions_total'].find((n) => registry.getSingleMetric(n));
+    const taken = ['http_request_duration_seconds', 'canary_kit_decisions_total'].find((n) =>
+      registry.getSingleMetric(n),
+    );
     if (taken) {
       throw new CanaryConfigError([
         {

@@ -23,7 +23,13 @@ export interface ParsedOverride {
 
 export type OverrideOutcome = 'honoured' | 'untrusted' | 'invalid' | 'expired' | 'bad-signature';
 
-export const OVERRIDE_OUTCOMES: readonly OverrideOutcome[] = ['honoured', 'untrusted', 'invalid', 'expired', 'bad-signature'];
+export const OVERRIDE_OUTCOMES: readonly OverrideOutcome[] = [
+  'honoured',
+  'untrusted',
+  'invalid',
+  'expired',
+  'bad-signature',
+];
 
 /** Longer values are refused unread: no override needs more, and parsing stays cheap. */
 export const MAX_OVERRIDE_LENGTH = 2048;
@@ -35,7 +41,9 @@ function hmac(secret: string, payload: string): Buffer {
 }
 
 /** Parses the items of a value; undefined when any item is malformed (the whole value is then rejected). */
-function parseItems(payload: string): { global?: OverrideValue; flags?: Map<string, OverrideValue>; exp?: number } | undefined {
+function parseItems(
+  payload: string,
+): { global?: OverrideValue; flags?: Map<string, OverrideValue>; exp?: number } | undefined {
   let global: OverrideValue | undefined;
   let flags: Map<string, OverrideValue> | undefined;
   let exp: number | undefined;
@@ -76,7 +84,10 @@ export function parseOverride(raw: string, secrets: readonly string[], nowSecond
   if (sigAt === -1) {
     const items = parseItems(raw);
     if (!items || items.exp !== undefined) return { outcome: 'invalid' };
-    return { outcome: 'ok', override: { global: items.global, flags: items.flags, exp: undefined, signed: false } };
+    return {
+      outcome: 'ok',
+      override: { global: items.global, flags: items.flags, exp: undefined, signed: false },
+    };
   }
   const payload = raw.slice(0, sigAt);
   const sig = raw.slice(sigAt + SIG_MARK.length).trim();
@@ -89,7 +100,10 @@ export function parseOverride(raw: string, secrets: readonly string[], nowSecond
   });
   if (!valid) return { outcome: 'bad-signature' };
   if (items.exp <= nowSeconds) return { outcome: 'expired' };
-  return { outcome: 'ok', override: { global: items.global, flags: items.flags, exp: items.exp, signed: true } };
+  return {
+    outcome: 'ok',
+    override: { global: items.global, flags: items.flags, exp: items.exp, signed: true },
+  };
 }
 
 export interface SignOverrideOptions {
@@ -107,7 +121,8 @@ export interface SignOverrideOptions {
 /** Builds a signed override value for the `x-canary` header or `canary` cookie. */
 export function signOverride(options: SignOverrideOptions): string {
   const { overrides, secret } = options;
-  if (typeof secret !== 'string' || secret.length < 16) throw new TypeError('signOverride: secret must be at least 16 characters');
+  if (typeof secret !== 'string' || secret.length < 16)
+    throw new TypeError('signOverride: secret must be at least 16 characters');
   const items =
     typeof overrides === 'string'
       ? [overrides]

@@ -2,7 +2,14 @@ import { type FSWatcher, watch } from 'node:fs';
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { isPlainObject } from '../config/validate.js';
-import type { CanaryStore, RolloutState, SaveResult, StoreContent, StoreDocument, StoreListener } from './store.js';
+import type {
+  CanaryStore,
+  RolloutState,
+  SaveResult,
+  StoreContent,
+  StoreDocument,
+  StoreListener,
+} from './store.js';
 
 export interface FileStoreOptions {
   /** The JSON file: `{ "flags": { … }, "rollouts": { … } }`. Created on first save when missing. */
@@ -53,12 +60,15 @@ export class FileStore implements CanaryStore {
     try {
       json = JSON.parse(text);
     } catch (error) {
-      throw new FileStoreError(`${this.path}: not valid JSON (${(error as Error).message}); keeping the last good config`);
+      throw new FileStoreError(
+        `${this.path}: not valid JSON (${(error as Error).message}); keeping the last good config`,
+      );
     }
     if (!isPlainObject(json)) throw new FileStoreError(`${this.path}: must hold a JSON object with "flags"`);
     const { flags, rollouts, revision } = json;
     if (!isPlainObject(flags)) throw new FileStoreError(`${this.path}: "flags" must be an object`);
-    if (rollouts !== undefined && !isPlainObject(rollouts)) throw new FileStoreError(`${this.path}: "rollouts" must be an object`);
+    if (rollouts !== undefined && !isPlainObject(rollouts))
+      throw new FileStoreError(`${this.path}: "rollouts" must be an object`);
     if (revision !== undefined && !(Number.isSafeInteger(revision) && (revision as number) >= 0)) {
       throw new FileStoreError(`${this.path}: "revision" must be a whole number`);
     }
@@ -80,9 +90,12 @@ export class FileStore implements CanaryStore {
       text = await readFile(this.path, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new FileStoreError(`${this.path}: cannot read (${(error as Error).message}); keeping the last good config`, {
-        cause: error,
-      });
+      throw new FileStoreError(
+        `${this.path}: cannot read (${(error as Error).message}); keeping the last good config`,
+        {
+          cause: error,
+        },
+      );
     }
     return this.#parse(text);
   }
@@ -131,9 +144,13 @@ export class FileStore implements CanaryStore {
       this.#watcher = watch(dirname(this.path), { persistent: false }, (_event, filename) => {
         if (filename === null || filename.toString() === name) this.#schedule();
       });
-      this.#watcher.on('error', (error) => this.#emitError(new FileStoreError(`${this.path}: watch failed`, { cause: error })));
+      this.#watcher.on('error', (error) =>
+        this.#emitError(new FileStoreError(`${this.path}: watch failed`, { cause: error })),
+      );
     } catch (error) {
-      this.#emitError(new FileStoreError(`${this.path}: cannot watch (${(error as Error).message})`, { cause: error }));
+      this.#emitError(
+        new FileStoreError(`${this.path}: cannot watch (${(error as Error).message})`, { cause: error }),
+      );
     }
   }
 

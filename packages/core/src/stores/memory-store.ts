@@ -20,7 +20,11 @@ export class MemoryStore implements CanaryStore {
   async save(content: StoreContent, expectedRevision: number): Promise<SaveResult> {
     const current = this.#document?.revision ?? 0;
     if (current !== expectedRevision) return { ok: false, current: this.#document };
-    const document: StoreDocument = { revision: current + 1, flags: content.flags, rollouts: content.rollouts };
+    const document: StoreDocument = {
+      revision: current + 1,
+      flags: content.flags,
+      rollouts: content.rollouts,
+    };
     this.#document = document;
     for (const listener of this.#listeners) queueMicrotask(() => listener.change(document));
     return { ok: true, revision: document.revision };
