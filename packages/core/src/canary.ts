@@ -162,8 +162,12 @@ export class Canary {
     const ctx = context !== null && typeof context === 'object' ? context : EMPTY_CONTEXT;
     let decision: Decision;
     try {
+      // The kill switch and a rollback beat overrides: don't even parse them then.
       const override =
-        this.#overrides !== undefined && ctx.overrides !== undefined
+        this.#overrides !== undefined &&
+        ctx.overrides !== undefined &&
+        compiled.enabled &&
+        !compiled.rolledBack
           ? this.#overrideFor(flag, ctx)
           : undefined;
       decision = evaluateFlag(compiled, ctx, override);

@@ -16,9 +16,10 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object'
-    ? 'an object'
-    : `${typeof value} ${String(JSON.stringify(value)).slice(0, 40)}`;
+  if (typeof value === 'object') return 'an object';
+  if (typeof value === 'string') return `string ${JSON.stringify(value.slice(0, 40))}`;
+  if (typeof value === 'number' || typeof value === 'boolean') return `${typeof value} ${String(value)}`;
+  return typeof value;
 }
 
 export function unknownKeys(
@@ -48,11 +49,13 @@ export function stringList(
   }
   if (opts.nonEmpty && value.length === 0) issues.push({ path, message: 'must not be empty' });
   const out: string[] = [];
-  value.forEach((item, i) => {
+  // An index loop, not forEach: holes in a sparse array are reported, not skipped.
+  for (let i = 0; i < value.length; i++) {
+    const item: unknown = value[i];
     if (typeof item !== 'string' || item.length === 0) {
       issues.push({ path: childPath(path, i), message: `must be a non-empty string, got ${describe(item)}` });
     } else out.push(item);
-  });
+  }
   return out;
 }
 
@@ -70,6 +73,5 @@ export function validatePercentage(value: unknown, path: string, issues: Issues)
     issues.push({ path, message: 'must be a multiple of 0.01' });
     return 0;
   }
-  return hundredths / 100;
+  return hundredths / 100 + 0; // + 0 turns -0 into 0
 }
-

@@ -2,7 +2,6 @@ import { parseSemver } from '../evaluation/semver.js';
 import type { CanaryStore } from '../stores/store.js';
 import { CanaryConfigError, type ConfigIssue } from './errors.js';
 import { childPath } from './path.js';
-import { describe, isPlainObject, MAX_LIST, stringList, unknownKeys, validatePercentage } from './validate-helpers.js';
 import {
   type Bucketing,
   type FlagConfig,
@@ -13,6 +12,14 @@ import {
   type RuleConfig,
   type RuleOperator,
 } from './types.js';
+import {
+  describe,
+  isPlainObject,
+  MAX_LIST,
+  stringList,
+  unknownKeys,
+  validatePercentage,
+} from './validate-helpers.js';
 
 export { isPlainObject, validatePercentage };
 
@@ -56,22 +63,22 @@ function validateRule(value: unknown, path: string, issues: Issues): RuleConfig 
   } else if (values.length > MAX_LIST) {
     issues.push({ path: valuesPath, message: `must have at most ${MAX_LIST} entries` });
   } else {
-    values.forEach((v, i) => {
+    const op = typeof operator === 'string' ? operator : '';
+    // An index loop, not forEach: holes in a sparse array are reported, not skipped.
+    for (let i = 0; i < values.length; i++) {
+      const v: unknown = values[i];
       const p = childPath(valuesPath, i);
       if (typeof v !== 'string' && typeof v !== 'boolean' && !(typeof v === 'number' && Number.isFinite(v))) {
         issues.push({
           path: p,
           message: `must be a string, a finite number or a boolean, got ${describe(v)}`,
         });
-      } else if (NUMERIC_OPERATORS.has(operator as RuleOperator) && typeof v !== 'number') {
-        issues.push({ path: p, message: `operator ${String(operator)} compares numbers: must be a number` });
-      } else if (String(operator).startsWith('semver_') && (typeof v !== 'string' || !parseSemver(v))) {
-        issues.push({
-          path: p,
-          message: `operator ${String(operator)} needs a semantic version such as "2.1.0"`,
-        });
+      } else if (NUMERIC_OPERATORS.has(op as RuleOperator) && typeof v !== 'number') {
+        issues.push({ path: p, message: `operator ${op} compares numbers: must be a number` });
+      } else if (op.startsWith('semver_') && (typeof v !== 'string' || !parseSemver(v))) {
+        issues.push({ path: p, message: `operator ${op} needs a semantic version such as "2.1.0"` });
       }
-    });
+    }
   }
   if (issues.length > before) return undefined;
   return {

@@ -34,7 +34,12 @@ export function resolveOverrides(
   const input = context.overrides;
   if (input === null || typeof input !== 'object') return undefined;
   const rawHeader = config.header === false ? undefined : input.header;
-  const headerValue = Array.isArray(rawHeader) ? rawHeader.join(',') : rawHeader;
+  // Repeated headers arrive as an array; anything but strings in it is malformed input, ignored.
+  const headerValue = Array.isArray(rawHeader)
+    ? rawHeader.every((h) => typeof h === 'string')
+      ? rawHeader.join(',')
+      : undefined
+    : rawHeader;
   const cookieRaw = config.cookie === false ? undefined : input.cookie;
   if (typeof headerValue !== 'string' && typeof cookieRaw !== 'string') return undefined;
 
