@@ -264,6 +264,11 @@ export class Canary {
     return this.#sessionFlags.some((f) => !f.before.some(has));
   }
 
+  /** Reports a failure off the request path (an adapter's metrics hook, a shadow copy) through `error`. */
+  reportError(error: unknown): void {
+    this.#events.emit('error', error instanceof Error ? error : new Error(String(error)));
+  }
+
   /** An adapter's `context()` function threw: counted, reported via `error`; the request is served by stable. */
   recordContextError(error: unknown): void {
     this.#contextErrors++;

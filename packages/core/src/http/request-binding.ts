@@ -74,8 +74,16 @@ export class RequestBinding<Req> {
     }
   }
 
-  /** Called when a request arrives. `secure` says whether it came over HTTPS (for the cookie's Secure flag). */
-  start(req: Req, headers: RequestHeaders, secure: boolean): RequestState {
+  /** The sticky id cookie's name; undefined when the sticky cookie is off. */
+  get stickyCookieName(): string | undefined {
+    return this.#sticky?.name;
+  }
+
+  /**
+   * Called when a request arrives. `secure` says whether it came over HTTPS, for the cookie's Secure flag; pass a
+   * function when finding out costs something (it is called only when a cookie is issued).
+   */
+  start(req: Req, headers: RequestHeaders, secure: boolean | (() => boolean)): RequestState {
     const startedAt = performance.now();
     const canary = this.canary;
     let base: EvalContext | null | undefined;
@@ -110,7 +118,8 @@ export class RequestBinding<Req> {
       else if (canary.needsSessionId(context)) {
         const id = randomUUID();
         context.sessionId = id;
-        setCookie = serializeCookie(sticky.name, id, sticky.auto ? { ...sticky, secure } : sticky);
+        const isSecure = typeof secure === 'function' ? secure() : secure;
+        setCookie = serializeCookie(sticky.name, id, sticky.auto ? { ...sticky, secure: isSecure } : sticky);
       }
     }
     return { canary: canary.forContext(context), setCookie, startedAt };
