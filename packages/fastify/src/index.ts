@@ -1,0 +1,8 @@
+import './fastify-types.js';
+import { canaryPlugin } from './plugin.js';
+
+export { type CanaryHandlers, canaryHandler } from './canary-handler.js';
+export { metricsHandler } from './metrics-handler.js';
+export { type CanaryPluginOptions, canaryPlugin, PLUGIN_NAME } from './plugin.js';
+export type { CanaryRouteConfig } from './route-binding.js';
+export default canaryPlugin;
