@@ -1,6 +1,7 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { CanaryConfigError } from '../config/errors.js';
 import type { Version } from '../types.js';
+import { FastHistogram } from './fast-histogram.js';
 
 /** What one Canary contributes to the metrics of its registry, read at scrape time. */
 export interface MetricsSource {
@@ -12,11 +13,8 @@ export interface MetricsSource {
 
 export const DEFAULT_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 export const UNMATCHED_ROUTE = '(unmatched)';
+/** Label order of `http_request_duration_seconds`. */
 const REQUEST_LABELS = ['method', 'route', 'status_code', 'version'] as const;
-/** Cached label children; past this many label combinations, observations skip the cache. */
-const MAX_CACHED_CHILDREN = 5_000;
-
-type RequestLabel = (typeof REQUEST_LABELS)[number];
 
 /**
  * canary-kit's metrics on one prom-client Registry. Created once per registry and shared by every Canary
@@ -25,19 +23,18 @@ type RequestLabel = (typeof REQUEST_LABELS)[number];
  */
 export class RegistryMetrics {
   readonly registry: Registry;
-  readonly requestDuration: Histogram<RequestLabel>;
+  readonly requestDuration: FastHistogram;
   readonly #sources = new Set<MetricsSource>();
-  readonly #children = new Map<string, Histogram.Internal<RequestLabel>>();
 
   constructor(registry: Registry, buckets: readonly number[]) {
     this.registry = registry;
     const sources = this.#sources;
-    this.requestDuration = new Histogram({
+    this.requestDuration = new FastHistogram({
       name: 'http_request_duration_seconds',
       help: 'Duration of HTTP requests in seconds, by the version that served them',
       labelNames: REQUEST_LABELS,
-      buckets: [...buckets],
-      registers: [registry],
+      buckets,
+      registry,
     });
     new Counter({
       name: 'canary_kit_decisions_total',
@@ -94,14 +91,14 @@ export class RegistryMetrics {
 
   /** Records one request. `route` is the route pattern, never the raw URL. */
   observeRequest(method: string, route: string, statusCode: number, version: string, seconds: number): void {
-    const key = `${method}\u0000${route}\u0000${statusCode}\u0000${version}`;
-    let child = this.#children.get(key);
-    if (child === undefined) {
-      child = this.requestDuration.labels(method, route, String(statusCode), version);
-      if (this.#children.size < MAX_CACHED_CHILDREN) this.#children.set(key, child);
-    }
-    child.observe(seconds);
+    this.requestDuration.observe(method, route, statusCodeLabel(statusCode), version, seconds);
   }
+}
+
+/** Status codes as label strings, without a String() allocation per request for the common ones. */
+const STATUS_LABELS = Array.from({ length: 600 }, (_, i) => String(i));
+function statusCodeLabel(code: number): string {
+  return code >= 0 && code < 600 ? STATUS_LABELS[code | 0]! : String(code);
 }
 
 const byRegistry = new WeakMap<Registry, RegistryMetrics>();
