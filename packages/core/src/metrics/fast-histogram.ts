@@ -10,6 +10,15 @@ interface Series {
 
 type Level<T> = Map<string, T>;
 
+function child<T>(level: Level<Level<T>>, key: string): Level<T> {
+  let next = level.get(key);
+  if (next === undefined) {
+    next = new Map();
+    level.set(key, next);
+  }
+  return next;
+}
+
 /**
  * A Prometheus histogram for the request path. prom-client's `Histogram#observe` hashes a label object on
  * every call (≈ 1–2 µs); this keeps each series' buckets in a `Float64Array` found through nested maps keyed
@@ -49,12 +58,9 @@ export class FastHistogram {
 
   /** Records `value` under the four label values, in `labelNames` order. */
   observe(a: string, b: string, c: string, d: string, value: number): void {
-    let l1 = this.#root.get(a);
-    if (l1 === undefined) this.#root.set(a, (l1 = new Map()));
-    let l2 = l1.get(b);
-    if (l2 === undefined) l1.set(b, (l2 = new Map()));
-    let l3 = l2.get(c);
-    if (l3 === undefined) l2.set(c, (l3 = new Map()));
+    const l1 = child(this.#root, a);
+    const l2 = child(l1, b);
+    const l3 = child(l2, c);
     let series = l3.get(d);
     if (series === undefined) {
       if (this.#series.length >= this.maxSeries) {
