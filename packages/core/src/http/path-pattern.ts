@@ -4,7 +4,7 @@
  */
 export type PathMatcher = (path: string) => boolean;
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
 }
 
@@ -15,7 +15,7 @@ export function compilePathPattern(pattern: string): RegExp {
     const last = i === segments.length - 1;
     if (segment === '**') source += last ? '(?:/.*)?' : '(?:/[^/]+)*';
     else if (segment === '*' || segment.startsWith(':')) source += '/[^/]+';
-    else source += `/${escape(segment).replace(/\*/g, '[^/]*')}`;
+    else source += `/${escapeRegExp(segment).replace(/\*/g, '[^/]*')}`;
   });
   if (pattern === '/') source = '^/';
   return new RegExp(`${source}/?$`);
