@@ -1,4 +1,51 @@
 export { Registry } from 'prom-client';
+export {
+  type AnalysisResult,
+  analyze,
+  type CheckName,
+  type CheckResult,
+  type CheckStatus,
+  type CheckTest,
+  type LatencyBasis,
+  MIN_LATENCY_SAMPLES,
+  type Verdict,
+  type VersionSummary,
+} from './analysis/analyze.js';
+export { type Random, seededRandom } from './analysis/random.js';
+export {
+  type AnalysisInput,
+  type AnalysisSnapshot,
+  type AnalysisSource,
+  InProcessSource,
+  type VersionSamples,
+} from './analysis/source.js';
+export {
+  binomialSf,
+  errorRateTest,
+  fisherExactGreater,
+  type MannWhitneyResult,
+  mannWhitneyU,
+  mannWhitneyUSorted,
+  normalCdf,
+  normalSf,
+  type ProportionTest,
+  quantile,
+  quantileSorted,
+  twoProportionZTest,
+} from './analysis/stats.js';
+export {
+  type AnalysisThresholds,
+  type AnalysisThresholdsInput,
+  DEFAULT_THRESHOLDS,
+  resolveThresholds,
+} from './analysis/thresholds.js';
+export {
+  AnalysisWindows,
+  type AnalysisWindowsOptions,
+  DEFAULT_MAX_WINDOWS,
+  DEFAULT_RESERVOIR_SIZE,
+  VersionWindow,
+} from './analysis/window.js';
 export { Canary, type CanaryStats, createCanary, RequestCanary } from './canary.js';
 export { CanaryConfigError, type ConfigIssue } from './config/errors.js';
 export type {
