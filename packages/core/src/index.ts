@@ -63,6 +63,42 @@ export type {
 } from './config/types.js';
 export { RULE_OPERATORS } from './config/types.js';
 export { parseConfig, parseFlags } from './config/validate.js';
+export {
+  type CapturedResponse,
+  compareResponses,
+  type ResponseDiff,
+  type ResponseOutcome,
+  type ResponseSkipReason,
+} from './diff/compare-responses.js';
+export {
+  compareValues,
+  type Difference,
+  type DifferenceKind,
+  type ValueDiff,
+  type ValueSkipReason,
+} from './diff/compare-values.js';
+export {
+  type DecodeFailure,
+  type DecodeOptions,
+  type DecodeResult,
+  decodeBody,
+  parseContentEncoding,
+} from './diff/decode-body.js';
+export {
+  type FieldNoise,
+  fieldOf,
+  NoiseFilter,
+  type NoiseFilterOptions,
+  type NoiseReport,
+} from './diff/noise.js';
+export {
+  type ArrayOrder,
+  type CompiledDiffOptions,
+  compileDiffOptions,
+  type DiffOptions,
+  type ResponseDiffOptions,
+  type Tolerance,
+} from './diff/options.js';
 export { type Murmur3State, murmur3, murmur3Prefix, murmur3Resume } from './evaluation/murmur3.js';
 export { compareSemver, parseSemver, type Semver } from './evaluation/semver.js';
 export { murmur3CharCodes, unleashNormalizedValue } from './evaluation/unleash-hash.js';
