@@ -25,9 +25,17 @@ import {
   type RequestOverrides,
   resolveOverrides,
 } from './overrides/resolve.js';
+import {
+  type CapturedExchange,
+  type RouteShadowOptIn,
+  SHADOW_OUTCOMES,
+  type ShadowOutcome,
+  ShadowTarget,
+} from './shadow/shadow-target.js';
 import { MemoryStore } from './stores/memory-store.js';
 import type { CanaryStore, RolloutState, StoreContent, StoreDocument } from './stores/store.js';
 import { type Decision, type EvalContext, REASONS, type Reason } from './types.js';
+import { FAILOVER_REASONS, type FailoverReason, UpstreamProxy } from './upstream/upstream-proxy.js';
 
 const EMPTY_CONTEXT: EvalContext = Object.freeze({});
 /** Unknown flag keys remembered for the once-per-flag warning; past this, no more warnings (bounded memory). */
@@ -52,6 +60,10 @@ export interface CanaryStats {
   readonly contextErrors: number;
   /** Requests whose `Cookie` header was malformed where canary-kit looked (skipped). */
   readonly malformedCookies: number;
+  /** Mirrored requests per shadow target and outcome. */
+  readonly shadow: Readonly<Record<string, Readonly<Record<ShadowOutcome, number>>>>;
+  /** Upstream failovers per flag and reason. */
+  readonly failovers: Readonly<Record<string, Readonly<Record<FailoverReason, number>>>>;
 }
 
 function emptyOutcomes(): Record<OverrideOutcome, number> {
@@ -127,6 +139,12 @@ export class Canary {
   readonly #metrics: RegistryMetrics | undefined;
   readonly #metricsSource: MetricsSource | undefined;
   readonly serviceVersion: string;
+  readonly #shadows: readonly ShadowTarget[];
+  readonly #shadowCounts = new Map<string, Record<ShadowOutcome, number>>();
+  /** Upstream proxies by their normalized config, shared by flags naming the same one, rebuilt on change. */
+  #upstreams = new Map<string, UpstreamProxy>();
+  #upstreamByFlag = new Map<string, UpstreamProxy>();
+  readonly #failoverCounts = new Map<string, Record<FailoverReason, number>>();
   #compiled = new Map<string, CompiledFlag>();
   #flags: FlagsConfig = Object.create(null);
   #rollouts: Readonly<Record<string, RolloutState>> = {};
@@ -148,6 +166,18 @@ export class Canary {
       this.#metricsSource = this.#createMetricsSource();
       this.#metrics.attach(this.#metricsSource);
     }
+    this.#shadows = normalized.shadows.map((config) => {
+      const counts = Object.fromEntries(SHADOW_OUTCOMES.map((o) => [o, 0])) as Record<ShadowOutcome, number>;
+      this.#shadowCounts.set(config.name, counts);
+      return new ShadowTarget(config, {
+        count: (_target, outcome) => {
+          counts[outcome]++;
+        },
+        duration: (target, seconds) => this.#metrics?.shadowDuration.observe({ target }, seconds),
+        mismatch: (event) => this.#events.emit('mismatch', event),
+        error: (error) => this.#events.emit('error', error),
+      });
+    });
     this.#install(normalized.flags, {}, 'init');
     this.#ready = this.#connect();
     this.#writes = this.#ready;
@@ -233,6 +263,25 @@ export class Canary {
     return resolved === null ? undefined : overrideFor(flag, resolved);
   }
 
+  /** Keeps one proxy per distinct upstream config; closes the ones no flag names any more. */
+  #syncUpstreams(flags: FlagsConfig): void {
+    const next = new Map<string, UpstreamProxy>();
+    const byFlag = new Map<string, UpstreamProxy>();
+    for (const [key, flag] of Object.entries(flags)) {
+      if (!flag.upstream) continue;
+      const id = JSON.stringify(flag.upstream);
+      let proxy = next.get(id) ?? this.#upstreams.get(id);
+      if (proxy === undefined) proxy = new UpstreamProxy(flag.upstream);
+      next.set(id, proxy);
+      byFlag.set(key, proxy);
+    }
+    for (const [id, proxy] of this.#upstreams) {
+      if (!next.has(id)) void proxy.close().catch((error) => this.#events.emit('error', error as Error));
+    }
+    this.#upstreams = next;
+    this.#upstreamByFlag = byFlag;
+  }
+
   // ── what adapters need ───────────────────────────────────────────────────────────────────────────
 
   /** The metrics this Canary records into, shared with every Canary on the same registry; undefined when off. */
@@ -278,6 +327,68 @@ export class Canary {
     );
   }
 
+  /** The proxy to the flag's `upstream`, when it has one. */
+  upstreamFor(flag: string): UpstreamProxy | undefined {
+    return this.#upstreamByFlag.get(flag);
+  }
+
+  /** A canary request was served by the local stable handler because its upstream failed. */
+  recordFailover(flag: string, reason: FailoverReason): void {
+    let counts = this.#failoverCounts.get(flag);
+    if (counts === undefined) {
+      counts = Object.fromEntries(FAILOVER_REASONS.map((r) => [r, 0])) as Record<FailoverReason, number>;
+      this.#failoverCounts.set(flag, counts);
+    }
+    counts[reason]++;
+  }
+
+  /** True when shadow targets are configured: adapters then capture request and response bodies. */
+  get hasShadows(): boolean {
+    return this.#shadows.length > 0;
+  }
+
+  /** The largest request body a shadow target for this method may need, or 0 when none considers the method. */
+  shadowCaptureLimit(method: string): number {
+    let limit = 0;
+    for (const s of this.#shadows)
+      if (s.considers(method) && s.options.maxBodyBytes > limit) limit = s.options.maxBodyBytes;
+    return limit;
+  }
+
+  /** The largest primary response body a shadow target keeps for its diff. */
+  get shadowResponseLimit(): number {
+    let limit = 0;
+    for (const s of this.#shadows) if (s.options.maxResponseBytes > limit) limit = s.options.maxResponseBytes;
+    return limit;
+  }
+
+  /**
+   * Mirrors a finished exchange to every shadow target that wants it; `build` runs once, only if one does.
+   * Never throws, never waits.
+   */
+  mirror(
+    request: { method: string; url: string; identity: string | undefined },
+    flag: string | undefined,
+    optIn: RouteShadowOptIn | undefined,
+    build: () => CapturedExchange,
+  ): void {
+    let exchange: CapturedExchange | undefined;
+    for (const target of this.#shadows) {
+      try {
+        if (!target.wants(request.method, request.url, flag, optIn, request.identity)) continue;
+        exchange ??= build();
+        target.mirror(exchange);
+      } catch (error) {
+        this.#events.emit('error', error as Error);
+      }
+    }
+  }
+
+  /** The shadow targets, for their in-flight counts, circuit state and noise reports. */
+  get shadows(): readonly ShadowTarget[] {
+    return this.#shadows;
+  }
+
   /** An adapter met a malformed `Cookie` header while reading overrides: counted and skipped. */
   recordMalformedCookie(): void {
     this.#malformedCookies++;
@@ -306,6 +417,20 @@ export class Canary {
         }
       },
       contextErrors: () => this.#contextErrors,
+      forEachShadowCount: (visit) => {
+        for (const [target, counts] of this.#shadowCounts) {
+          for (const outcome of SHADOW_OUTCOMES)
+            if (counts[outcome] > 0) visit(target, outcome, counts[outcome]);
+        }
+      },
+      forEachShadowInFlight: (visit) => {
+        for (const target of this.#shadows) visit(target.name, target.inFlight);
+      },
+      forEachFailover: (visit) => {
+        for (const [flag, counts] of this.#failoverCounts) {
+          for (const reason of FAILOVER_REASONS) if (counts[reason] > 0) visit(flag, reason, counts[reason]);
+        }
+      },
     };
   }
 
@@ -408,6 +533,7 @@ export class Canary {
       if (at !== -1) sessionFlags.push({ before: flag.stickiness.slice(0, at) });
     }
     this.#sessionFlags = sessionFlags;
+    this.#syncUpstreams(flags);
     this.#flags = flags;
     this.#rollouts = rollouts;
     this.#compiled = compiled;
@@ -491,7 +617,13 @@ export class Canary {
   }
 
   stats(): CanaryStats {
+    const shadow: Record<string, Record<ShadowOutcome, number>> = {};
+    for (const [name, counts] of this.#shadowCounts) shadow[name] = { ...counts };
+    const failovers: Record<string, Record<FailoverReason, number>> = {};
+    for (const [flag, counts] of this.#failoverCounts) failovers[flag] = { ...counts };
     return {
+      shadow,
+      failovers,
       overrides: { header: { ...this.#overrideCounts.header }, cookie: { ...this.#overrideCounts.cookie } },
       unknownFlagEvaluations: this.#unknownFlagEvaluations,
       evaluationErrors: this.#evaluationErrors,
@@ -510,6 +642,10 @@ export class Canary {
     await this.#ready;
     await this.#writes;
     this.#unsubscribe?.();
+    await Promise.allSettled([
+      ...this.#shadows.map((s) => s.close()),
+      ...[...this.#upstreams.values()].map((u) => u.close()),
+    ]);
     if (this.#metricsSource) this.#metrics?.detach(this.#metricsSource);
     if (this.#ownsStore) await this.#store.close();
   }

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'eventemitter3';
 import type { FlagConfig } from './config/types.js';
+import type { MismatchEvent } from './shadow/shadow-target.js';
 
 export type ChangeSource = 'init' | 'api' | 'store' | 'rollout';
 
@@ -24,6 +25,8 @@ export interface CanaryEvents {
   /** Something failed off the request path (store, listener, trust function); the Canary keeps serving. */
   error: (error: Error) => void;
   warning: (warning: CanaryWarning) => void;
+  /** A shadow target answered differently from the primary (after noise filtering). */
+  mismatch: (event: MismatchEvent) => void;
 }
 
 export type CanaryEventName = keyof CanaryEvents;

@@ -26,7 +26,7 @@ export function createRequestHooks(binding: RequestBinding<FastifyRequest>): Req
     } catch (error) {
       // start() already contains the user's context() errors; anything else still must not fail the request.
       request.log.error({ err: error }, 'canary-kit: starting the request failed; serving stable');
-      return { canary: binding.canary.forContext({}), setCookie: undefined, startedAt: performance.now() };
+      return { canary: binding.canary.forContext({}), setCookie: undefined, startedAt: performance.now(), capture: undefined };
     }
   }
 

@@ -1,6 +1,7 @@
 import type { Registry } from 'prom-client';
 import type { CanaryStore } from '../stores/store.js';
 import type { AttributeValue, EvalContext } from '../types.js';
+import type { NormalizedShadow, ShadowConfig } from './validate-shadow.js';
 
 export const RULE_OPERATORS = [
   'in',
@@ -53,7 +54,37 @@ export interface FlagConfigInput {
   seed?: string;
   /** `murmur3` (default, the published algorithm) or `unleash` (unleash-client's assignments). */
   bucketing?: Bucketing;
+  /**
+   * The new service: the canary share of routes bound to this flag is proxied there, failing over to the local
+   * stable handler for idempotent requests. A URL, or `{ url, timeoutMs, … }`.
+   */
+  upstream?: string | UpstreamConfig;
   description?: string;
+}
+
+export interface UpstreamConfig {
+  url: string;
+  /** Time to the upstream's response headers. Default 5000 ms. */
+  timeoutMs?: number;
+  /** Idle time allowed while streaming the response body. Default 30,000 ms. */
+  bodyTimeoutMs?: number;
+  /** Keep-alive connections. Default 32. */
+  connections?: number;
+  /** Default `{ failureThreshold: 5, cooldownMs: 10000 }`; `false` turns it off. */
+  circuitBreaker?: { failureThreshold?: number; cooldownMs?: number } | false;
+  /** Active health check: GET `path` every `intervalMs` (default 5000); non-2xx or no answer marks it down. */
+  healthCheck?: { path: string; intervalMs?: number; timeoutMs?: number };
+}
+
+export interface NormalizedUpstream {
+  readonly url: string;
+  readonly timeoutMs: number;
+  readonly bodyTimeoutMs: number;
+  readonly connections: number;
+  readonly circuitBreaker: { readonly failureThreshold: number; readonly cooldownMs: number } | false;
+  readonly healthCheck:
+    | { readonly path: string; readonly intervalMs: number; readonly timeoutMs: number }
+    | undefined;
 }
 
 /** A flag after validation, every default filled in. */
@@ -67,6 +98,7 @@ export interface FlagConfig {
   readonly rules: readonly RuleConfig[];
   readonly seed: string;
   readonly bucketing: Bucketing;
+  readonly upstream?: NormalizedUpstream;
   readonly description?: string;
 }
 
@@ -115,6 +147,8 @@ export interface CanaryConfig {
   /** Per-version Prometheus metrics; `false` turns them off. */
   metrics?: MetricsConfig | false;
   service?: ServiceConfig;
+  /** Mirror live requests to a candidate service and diff its answers with the primary's. One target or a list. */
+  shadow?: ShadowConfig | readonly ShadowConfig[];
 }
 
 export interface NormalizedConfig {
@@ -125,4 +159,5 @@ export interface NormalizedConfig {
     | { readonly registry: Registry | undefined; readonly buckets: readonly number[] | undefined }
     | false;
   readonly service: { readonly version: string };
+  readonly shadows: readonly NormalizedShadow[];
 }

@@ -75,3 +75,37 @@ export function validatePercentage(value: unknown, path: string, issues: Issues)
   }
   return hundredths / 100 + 0; // + 0 turns -0 into 0
 }
+
+export function validateUrl(value: unknown, path: string, issues: Issues): string | undefined {
+  if (typeof value !== 'string') {
+    issues.push({ path, message: `must be an http(s) URL, got ${describe(value)}` });
+    return undefined;
+  }
+  try {
+    const url = new URL(value);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('protocol');
+    if (url.search || url.hash) {
+      issues.push({ path, message: 'must not have a query or fragment' });
+      return undefined;
+    }
+    return url.href.replace(/\/$/, '');
+  } catch {
+    issues.push({ path, message: `must be an http(s) URL, got ${describe(value)}` });
+    return undefined;
+  }
+}
+
+export function positiveInteger(
+  value: unknown,
+  fallback: number,
+  path: string,
+  issues: Issues,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > max) {
+    issues.push({ path, message: `must be a whole number between 1 and ${max}` });
+    return fallback;
+  }
+  return value;
+}

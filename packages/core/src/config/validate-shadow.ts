@@ -1,28 +1,18 @@
-import type { ConfigIssue } from './errors.js';
+import { type CompiledDiffOptions, compileDiffOptions, type ResponseDiffOptions } from '../diff/options.js';
+import { CanaryConfigError, type ConfigIssue } from './errors.js';
 import { childPath } from './path.js';
-import { describe, isPlainObject, stringList, unknownKeys, validatePercentage } from './validate-helpers.js';
+import type { NormalizedUpstream } from './types.js';
+import {
+  describe,
+  isPlainObject,
+  positiveInteger,
+  stringList,
+  unknownKeys,
+  validatePercentage,
+  validateUrl,
+} from './validate-helpers.js';
 
 type Issues = ConfigIssue[];
-
-export type ArrayOrder = 'ordered' | 'unordered' | { readonly key: string };
-
-/** How a shadow's answer is compared with the primary's (also used by replay and experiments). */
-export interface DiffConfig {
-  /** Response headers compared. Default `['content-type']`. */
-  headers?: readonly string[];
-  /** JSON paths never compared: `$.meta.requestId`, `$.items[*].updatedAt`, `$..traceId`. */
-  ignore?: readonly string[];
-  /** Numbers equal within this absolute difference, or `{ absolute, relative }`. Default 0. */
-  tolerance?: number | { readonly absolute?: number; readonly relative?: number };
-  /** How arrays compare: in order (default), as multisets, or matched by a key field. */
-  arrayOrder?: ArrayOrder;
-  /** Per-path array order, e.g. `{ '$.items': { key: 'id' } }`. */
-  arrays?: Readonly<Record<string, ArrayOrder>>;
-  /** Differences reported per response; past it the report says `truncated`. Default 50. */
-  maxDifferences?: number;
-  /** JSON nodes visited per comparison; past it the comparison is skipped and counted. Default 200,000. */
-  maxNodes?: number;
-}
 
 export interface ShadowConfig {
   /** The `target` metric label and the name routes opt in by. Default: the target's host. */
@@ -51,7 +41,8 @@ export interface ShadowConfig {
   maxBodyBytes?: number;
   /** Response bytes kept from each side for the diff. Default 1 MiB. */
   maxResponseBytes?: number;
-  diff?: DiffConfig;
+  /** How the answers are compared: ignore paths, tolerance, array order, caps (see the differ). */
+  diff?: ResponseDiffOptions;
   /** Stop sending to a failing target and probe it later. `false` turns it off. */
   circuitBreaker?: { failureThreshold?: number; cooldownMs?: number } | false;
   /** A bounded, size-rotated JSONL file of mismatches (credentials already stripped). */
@@ -72,7 +63,7 @@ export interface NormalizedShadow {
   readonly stripHeaders: readonly string[];
   readonly maxBodyBytes: number;
   readonly maxResponseBytes: number;
-  readonly diff: DiffConfig;
+  readonly diff: CompiledDiffOptions;
   readonly circuitBreaker: { readonly failureThreshold: number; readonly cooldownMs: number } | false;
   readonly mismatchLog:
     | { readonly path: string; readonly maxFileBytes: number; readonly maxFiles: number }
@@ -81,118 +72,24 @@ export interface NormalizedShadow {
 
 const METHOD = /^[A-Z]+$/;
 
-export function validateUrl(value: unknown, path: string, issues: Issues): string | undefined {
-  if (typeof value !== 'string') {
-    issues.push({ path, message: `must be an http(s) URL, got ${describe(value)}` });
+/** The differ validates its own options; its issues are re-rooted under this shadow's `diff`. */
+function validateDiff(value: unknown, path: string, issues: Issues): CompiledDiffOptions | undefined {
+  if (value !== undefined && !isPlainObject(value)) {
+    issues.push({ path, message: `must be an object, got ${describe(value)}` });
     return undefined;
   }
   try {
-    const url = new URL(value);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('protocol');
-    if (url.search || url.hash) {
-      issues.push({ path, message: 'must not have a query or fragment' });
-      return undefined;
+    return compileDiffOptions(value as ResponseDiffOptions | undefined);
+  } catch (error) {
+    if (!(error instanceof CanaryConfigError)) throw error;
+    for (const issue of error.issues) {
+      issues.push({
+        path: issue.path ? `${path}.${issue.path}`.replace('.[', '[') : path,
+        message: issue.message,
+      });
     }
-    return url.href.replace(/\/$/, '');
-  } catch {
-    issues.push({ path, message: `must be an http(s) URL, got ${describe(value)}` });
     return undefined;
   }
-}
-
-export function positiveInteger(
-  value: unknown,
-  fallback: number,
-  path: string,
-  issues: Issues,
-  max = Number.MAX_SAFE_INTEGER,
-): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0 || value > max) {
-    issues.push({ path, message: `must be a whole number between 1 and ${max}` });
-    return fallback;
-  }
-  return value;
-}
-
-function validateArrayOrder(value: unknown, path: string, issues: Issues): ArrayOrder | undefined {
-  if (value === 'ordered' || value === 'unordered') return value;
-  if (
-    isPlainObject(value) &&
-    typeof value.key === 'string' &&
-    value.key !== '' &&
-    Object.keys(value).length === 1
-  )
-    return { key: value.key };
-  issues.push({ path, message: 'must be "ordered", "unordered" or { key: "<field>" }' });
-  return undefined;
-}
-
-const DIFF_KEYS = new Set([
-  'headers',
-  'ignore',
-  'tolerance',
-  'arrayOrder',
-  'arrays',
-  'maxDifferences',
-  'maxNodes',
-]);
-
-export function validateDiff(value: unknown, path: string, issues: Issues): DiffConfig {
-  if (value === undefined) return {};
-  if (!isPlainObject(value)) {
-    issues.push({ path, message: `must be an object, got ${describe(value)}` });
-    return {};
-  }
-  unknownKeys(value, DIFF_KEYS, path, issues);
-  const at = (k: string) => childPath(path, k);
-  const out: { -readonly [K in keyof DiffConfig]: DiffConfig[K] } = {};
-  if (value.headers !== undefined)
-    out.headers = stringList(value.headers, at('headers'), issues).map((h) => h.toLowerCase());
-  if (value.ignore !== undefined) {
-    out.ignore = stringList(value.ignore, at('ignore'), issues);
-    out.ignore.forEach((p, i) => {
-      if (!p.startsWith('$'))
-        issues.push({ path: childPath(at('ignore'), i), message: 'must be a JSON path starting with $' });
-    });
-  }
-  if (value.tolerance !== undefined) {
-    const t = value.tolerance;
-    const ok = (n: unknown) => n === undefined || (typeof n === 'number' && Number.isFinite(n) && n >= 0);
-    if (
-      typeof t === 'number'
-        ? ok(t)
-        : isPlainObject(t) &&
-          ok(t.absolute) &&
-          ok(t.relative) &&
-          Object.keys(t).every((k) => k === 'absolute' || k === 'relative')
-    ) {
-      out.tolerance = t as DiffConfig['tolerance'];
-    } else
-      issues.push({
-        path: at('tolerance'),
-        message: 'must be a number ≥ 0 or { absolute, relative } of numbers ≥ 0',
-      });
-  }
-  if (value.arrayOrder !== undefined)
-    out.arrayOrder = validateArrayOrder(value.arrayOrder, at('arrayOrder'), issues);
-  if (value.arrays !== undefined) {
-    if (!isPlainObject(value.arrays))
-      issues.push({ path: at('arrays'), message: 'must map JSON paths to an array order' });
-    else {
-      const arrays: Record<string, ArrayOrder> = {};
-      for (const [p, order] of Object.entries(value.arrays)) {
-        const v = validateArrayOrder(order, childPath(at('arrays'), p), issues);
-        if (v) arrays[p] = v;
-      }
-      out.arrays = arrays;
-    }
-  }
-  if (value.maxDifferences !== undefined)
-    out.maxDifferences = positiveInteger(value.maxDifferences, 50, at('maxDifferences'), issues, 10_000);
-  if (value.maxNodes !== undefined)
-    out.maxNodes = positiveInteger(value.maxNodes, 200_000, at('maxNodes'), issues);
-  return out;
 }
 
 const SHADOW_KEYS = new Set([
@@ -267,34 +164,7 @@ function validateOne(value: unknown, path: string, issues: Issues): NormalizedSh
     issues,
   );
   const diff = validateDiff(value.diff, at('diff'), issues);
-  let circuitBreaker: NormalizedShadow['circuitBreaker'] = { failureThreshold: 5, cooldownMs: 10_000 };
-  if (value.circuitBreaker === false) circuitBreaker = false;
-  else if (value.circuitBreaker !== undefined) {
-    const cb = value.circuitBreaker;
-    if (!isPlainObject(cb))
-      issues.push({
-        path: at('circuitBreaker'),
-        message: 'must be { failureThreshold, cooldownMs } or false',
-      });
-    else {
-      unknownKeys(cb, new Set(['failureThreshold', 'cooldownMs']), at('circuitBreaker'), issues);
-      circuitBreaker = {
-        failureThreshold: positiveInteger(
-          cb.failureThreshold,
-          5,
-          childPath(at('circuitBreaker'), 'failureThreshold'),
-          issues,
-          10_000,
-        ),
-        cooldownMs: positiveInteger(
-          cb.cooldownMs,
-          10_000,
-          childPath(at('circuitBreaker'), 'cooldownMs'),
-          issues,
-        ),
-      };
-    }
-  }
+  const circuitBreaker = validateCircuitBreaker(value.circuitBreaker, at('circuitBreaker'), issues);
   let mismatchLog: NormalizedShadow['mismatchLog'];
   if (value.mismatchLog !== undefined) {
     const m = value.mismatchLog;
@@ -314,7 +184,7 @@ function validateOne(value: unknown, path: string, issues: Issues): NormalizedSh
       };
     }
   }
-  if (issues.length > before || !target) return undefined;
+  if (issues.length > before || !target || !diff) return undefined;
   return {
     name,
     target,
@@ -354,4 +224,74 @@ export function validateShadows(value: unknown, issues: Issues): NormalizedShado
     out.push(shadow);
   });
   return out;
+}
+
+const UPSTREAM_KEYS = new Set([
+  'url',
+  'timeoutMs',
+  'bodyTimeoutMs',
+  'connections',
+  'circuitBreaker',
+  'healthCheck',
+]);
+
+export function validateCircuitBreaker(value: unknown, path: string, issues: Issues) {
+  if (value === false) return false as const;
+  const defaults = { failureThreshold: 5, cooldownMs: 10_000 };
+  if (value === undefined) return defaults;
+  if (!isPlainObject(value)) {
+    issues.push({ path, message: 'must be { failureThreshold, cooldownMs } or false' });
+    return defaults;
+  }
+  unknownKeys(value, new Set(['failureThreshold', 'cooldownMs']), path, issues);
+  return {
+    failureThreshold: positiveInteger(
+      value.failureThreshold,
+      5,
+      childPath(path, 'failureThreshold'),
+      issues,
+      10_000,
+    ),
+    cooldownMs: positiveInteger(value.cooldownMs, 10_000, childPath(path, 'cooldownMs'), issues),
+  };
+}
+
+/** A flag's `upstream`: a URL, or `{ url, timeoutMs, bodyTimeoutMs, connections, circuitBreaker, healthCheck }`. */
+export function validateUpstream(
+  value: unknown,
+  path: string,
+  issues: Issues,
+): NormalizedUpstream | undefined {
+  const input = typeof value === 'string' ? { url: value } : value;
+  if (!isPlainObject(input)) {
+    issues.push({ path, message: `must be a URL or { url, … }, got ${describe(value)}` });
+    return undefined;
+  }
+  const before = issues.length;
+  unknownKeys(input, UPSTREAM_KEYS, path, issues);
+  const at = (k: string) => childPath(path, k);
+  const url = validateUrl(input.url, typeof value === 'string' ? path : at('url'), issues);
+  const timeoutMs = positiveInteger(input.timeoutMs, 5_000, at('timeoutMs'), issues, 600_000);
+  const bodyTimeoutMs = positiveInteger(input.bodyTimeoutMs, 30_000, at('bodyTimeoutMs'), issues, 3_600_000);
+  const connections = positiveInteger(input.connections, 32, at('connections'), issues, 10_000);
+  const circuitBreaker = validateCircuitBreaker(input.circuitBreaker, at('circuitBreaker'), issues);
+  let healthCheck: NormalizedUpstream['healthCheck'];
+  if (input.healthCheck !== undefined) {
+    const h = input.healthCheck;
+    if (!isPlainObject(h) || typeof h.path !== 'string' || !h.path.startsWith('/')) {
+      issues.push({
+        path: at('healthCheck'),
+        message: 'must be { path: "/health", intervalMs?, timeoutMs? }',
+      });
+    } else {
+      unknownKeys(h, new Set(['path', 'intervalMs', 'timeoutMs']), at('healthCheck'), issues);
+      healthCheck = {
+        path: h.path,
+        intervalMs: positiveInteger(h.intervalMs, 5_000, childPath(at('healthCheck'), 'intervalMs'), issues),
+        timeoutMs: positiveInteger(h.timeoutMs, 1_000, childPath(at('healthCheck'), 'timeoutMs'), issues),
+      };
+    }
+  }
+  if (issues.length > before || !url) return undefined;
+  return { url, timeoutMs, bodyTimeoutMs, connections, circuitBreaker, healthCheck };
 }

@@ -20,6 +20,7 @@ import {
   unknownKeys,
   validatePercentage,
 } from './validate-helpers.js';
+import { validateShadows, validateUpstream } from './validate-shadow.js';
 
 export { isPlainObject, validatePercentage };
 
@@ -98,6 +99,7 @@ const FLAG_KEYS = new Set([
   'rules',
   'seed',
   'bucketing',
+  'upstream',
   'description',
 ]);
 
@@ -166,6 +168,9 @@ export function validateFlag(
       issues.push({ path: at('bucketing'), message: 'must be "murmur3" or "unleash"' });
     } else bucketing = value.bucketing;
   }
+
+  const upstream =
+    value.upstream === undefined ? undefined : validateUpstream(value.upstream, at('upstream'), issues);
 
   let description: string | undefined;
   if (value.description !== undefined) {
@@ -351,7 +356,7 @@ function validateService(value: unknown, issues: Issues): NormalizedConfig['serv
   return { version: value.version };
 }
 
-const TOP_KEYS = new Set(['flags', 'overrides', 'store', 'metrics', 'service']);
+const TOP_KEYS = new Set(['flags', 'overrides', 'store', 'metrics', 'service', 'shadow']);
 
 /** Validates a whole config. Throws CanaryConfigError listing every issue, and nothing else, for any input. */
 export function parseConfig(input: unknown): NormalizedConfig {
@@ -363,6 +368,7 @@ export function parseConfig(input: unknown): NormalizedConfig {
       store: undefined,
       metrics: { registry: undefined, buckets: undefined },
       service: { version: 'stable' },
+      shadows: [],
     };
   }
   if (!isPlainObject(input)) {
@@ -374,6 +380,7 @@ export function parseConfig(input: unknown): NormalizedConfig {
   const store = validateStore(input.store, issues);
   const metrics = validateMetrics(input.metrics, issues);
   const service = validateService(input.service, issues);
+  const shadows = validateShadows(input.shadow, issues);
   if (issues.length > 0) throw new CanaryConfigError(issues);
-  return { flags, overrides, store, metrics, service };
+  return { flags, overrides, store, metrics, service, shadows };
 }

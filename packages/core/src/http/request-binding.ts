@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Canary, RequestCanary } from '../canary.js';
+import { BoundedBuffer } from '../capture/bounded-buffer.js';
 import { UNMATCHED_ROUTE } from '../metrics/canary-metrics.js';
-import type { EvalContext } from '../types.js';
+import type { RouteShadowOptIn } from '../shadow/shadow-target.js';
+import type { EvalContext, Version } from '../types.js';
 import { readCookie, type SetCookieOptions, serializeCookie } from './cookies.js';
 
 export type RequestHeaders = Readonly<Record<string, string | string[] | undefined>>;
@@ -32,12 +34,44 @@ export interface AdapterOptions<Req> {
   stickyCookie?: StickyCookieOptions | false;
 }
 
+/**
+ * The bytes of one exchange, captured for shadow copies (and the recorder): the raw request body as the client
+ * sent it, before any body parser, and the primary response as sent, each up to its limit.
+ */
+export class ExchangeCapture {
+  /** Undefined when no shadow target considers the request's method. */
+  readonly request: BoundedBuffer | undefined;
+  readonly response: BoundedBuffer;
+  /** Set by the adapter when the request body was read to its end (by the app or by the adapter). */
+  requestComplete = false;
+
+  constructor(requestLimit: number, responseLimit: number) {
+    this.request = requestLimit > 0 ? new BoundedBuffer(requestLimit) : undefined;
+    this.response = new BoundedBuffer(responseLimit);
+  }
+}
+
 /** One request in flight: its decisions, the cookie to set (if any) and when it started. */
 export interface RequestState {
   readonly canary: RequestCanary;
   /** `Set-Cookie` value to add to the response, when a sticky id was issued. */
   readonly setCookie: string | undefined;
   readonly startedAt: number;
+  /** What the adapter should capture; undefined when nothing needs the bodies (no shadow targets). */
+  readonly capture: ExchangeCapture | undefined;
+}
+
+/** What an adapter knows about a finished exchange, beyond method, route and status. */
+export interface ExchangeInfo {
+  /** Path and query as received. */
+  readonly url: string;
+  readonly requestHeaders: RequestHeaders;
+  /** The response headers as sent; called only when a shadow target mirrors the request. */
+  readonly responseHeaders: () => RequestHeaders;
+  /** The route's own shadow opt-in (route config, helper or decorator). */
+  readonly shadow?: RouteShadowOptIn | undefined;
+  /** Who actually served: `stable` after an upstream failover, though the decision said canary. */
+  readonly servedBy?: Version | undefined;
 }
 
 const STICKY_ID = /^[A-Za-z0-9_-]{8,64}$/;
@@ -74,6 +108,13 @@ export class RequestBinding<Req> {
     }
   }
 
+  /** Whether the exchange's bodies are captured, and up to what size: only when shadow targets exist. */
+  #capture(method: string): ExchangeCapture | undefined {
+    const canary = this.canary;
+    if (!canary.hasShadows) return undefined;
+    return new ExchangeCapture(canary.shadowCaptureLimit(method), canary.shadowResponseLimit);
+  }
+
   /** The sticky id cookie's name; undefined when the sticky cookie is off. */
   get stickyCookieName(): string | undefined {
     return this.#sticky?.name;
@@ -83,7 +124,7 @@ export class RequestBinding<Req> {
    * Called when a request arrives. `secure` says whether it came over HTTPS, for the cookie's Secure flag; pass a
    * function when finding out costs something (it is called only when a cookie is issued).
    */
-  start(req: Req, headers: RequestHeaders, secure: boolean | (() => boolean)): RequestState {
+  start(req: Req, headers: RequestHeaders, secure: boolean | (() => boolean), method?: string): RequestState {
     const startedAt = performance.now();
     const canary = this.canary;
     let base: EvalContext | null | undefined;
@@ -122,12 +163,14 @@ export class RequestBinding<Req> {
         setCookie = serializeCookie(sticky.name, id, sticky.auto ? { ...sticky, secure: isSecure } : sticky);
       }
     }
-    return { canary: canary.forContext(context), setCookie, startedAt };
+    const capture = method === undefined ? undefined : this.#capture(method);
+    return { canary: canary.forContext(context), setCookie, startedAt, capture };
   }
 
   /**
    * Called when the response has been sent. `route` is the matched route pattern (undefined when no route
-   * matched); `flag` the flag the route is bound to, whose decision labels the request's version.
+   * matched); `flag` the flag the route is bound to, whose decision labels the request's version. With
+   * `exchange`, the captured request is mirrored to the shadow targets that want it.
    */
   finish(
     state: RequestState,
@@ -135,16 +178,52 @@ export class RequestBinding<Req> {
     route: string | undefined,
     statusCode: number,
     flag?: string,
+    exchange?: ExchangeInfo,
   ): void {
-    const metrics = this.canary.metrics;
-    if (metrics === undefined) return;
-    const version = flag === undefined ? this.canary.serviceVersion : state.canary.evaluate(flag).version;
-    metrics.observeRequest(
-      method,
-      route ?? UNMATCHED_ROUTE,
-      statusCode,
-      version,
-      (performance.now() - state.startedAt) / 1000,
-    );
+    const canary = this.canary;
+    const metrics = canary.metrics;
+    const routeLabel = route ?? UNMATCHED_ROUTE;
+    if (metrics !== undefined) {
+      const version =
+        exchange?.servedBy ??
+        (flag === undefined ? canary.serviceVersion : state.canary.evaluate(flag).version);
+      metrics.observeRequest(
+        method,
+        routeLabel,
+        statusCode,
+        version,
+        (performance.now() - state.startedAt) / 1000,
+      );
+    }
+    const capture = state.capture;
+    if (capture !== undefined && exchange !== undefined) {
+      const context = state.canary.context;
+      const identity = context.userId ?? context.sessionId;
+      canary.mirror({ method, url: exchange.url, identity }, flag, exchange.shadow, () => ({
+        method,
+        url: exchange.url,
+        route: routeLabel,
+        headers: exchange.requestHeaders,
+        body: capture.request?.toBuffer(),
+        // A body nobody read to its end cannot be replayed faithfully: skipped, never sent half.
+        bodyTruncated:
+          (capture.request?.truncated ?? false) ||
+          (hasBody(exchange.requestHeaders) && !capture.requestComplete),
+        identity,
+        primary: {
+          status: statusCode,
+          headers: exchange.responseHeaders(),
+          body: capture.response.toBuffer(),
+          truncated: capture.response.truncated,
+        },
+      }));
+    }
   }
+}
+
+/** Whether the request announced a body (RFC 9112 §6.3). */
+function hasBody(headers: RequestHeaders): boolean {
+  const length = headers['content-length'];
+  if (length !== undefined) return length !== '0';
+  return headers['transfer-encoding'] !== undefined;
 }

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { CanaryConfigError } from '../config/errors.js';
 import type { Version } from '../types.js';
 import { FastHistogram } from './fast-histogram.js';
@@ -9,6 +9,9 @@ export interface MetricsSource {
   forEachPercentage(visit: (flag: string, percentage: number) => void): void;
   forEachOverrideCount(visit: (source: string, outcome: string, count: number) => void): void;
   contextErrors(): number;
+  forEachShadowCount(visit: (target: string, outcome: string, count: number) => void): void;
+  forEachShadowInFlight(visit: (target: string, inFlight: number) => void): void;
+  forEachFailover(visit: (flag: string, reason: string, count: number) => void): void;
 }
 
 export const DEFAULT_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -24,6 +27,8 @@ const REQUEST_LABELS = ['method', 'route', 'status_code', 'version'] as const;
 export class RegistryMetrics {
   readonly registry: Registry;
   readonly requestDuration: FastHistogram;
+  /** Observed off the request path (when a shadow answer arrives), so prom-client's own histogram is fine. */
+  readonly shadowDuration: Histogram<'target'>;
   readonly #sources = new Set<MetricsSource>();
 
   constructor(registry: Registry, buckets: readonly number[]) {
@@ -66,6 +71,44 @@ export class RegistryMetrics {
         this.reset();
         for (const s of sources)
           s.forEachOverrideCount((source, outcome, n) => this.inc({ source, outcome }, n));
+      },
+    });
+    this.shadowDuration = new Histogram({
+      name: 'canary_kit_shadow_duration_seconds',
+      help: 'Time for a shadow target to answer a mirrored request',
+      labelNames: ['target'],
+      buckets: [...buckets],
+      registers: [registry],
+    });
+    new Counter({
+      name: 'canary_kit_shadow_requests_total',
+      help: 'Mirrored requests by target and outcome (match, mismatch, error, timeout, dropped, skipped)',
+      labelNames: ['target', 'outcome'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of sources)
+          s.forEachShadowCount((target, outcome, n) => this.inc({ target, outcome }, n));
+      },
+    });
+    new Gauge({
+      name: 'canary_kit_shadow_in_flight',
+      help: 'Mirrored requests sent and not yet answered, by target',
+      labelNames: ['target'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of sources) s.forEachShadowInFlight((target, n) => this.inc({ target }, n));
+      },
+    });
+    new Counter({
+      name: 'canary_kit_upstream_failovers_total',
+      help: 'Canary requests served by the local stable handler because the upstream failed, by flag and reason',
+      labelNames: ['flag', 'reason'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of sources) s.forEachFailover((flag, reason, n) => this.inc({ flag, reason }, n));
       },
     });
     new Counter({
