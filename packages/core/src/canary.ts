@@ -342,6 +342,11 @@ export class Canary {
     counts[reason]++;
   }
 
+  /** True when some flag proxies its canary share to an upstream. */
+  get hasUpstreams(): boolean {
+    return this.#upstreamByFlag.size > 0;
+  }
+
   /** True when shadow targets are configured: adapters then capture request and response bodies. */
   get hasShadows(): boolean {
     return this.#shadows.length > 0;

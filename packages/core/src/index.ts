@@ -47,6 +47,8 @@ export {
   VersionWindow,
 } from './analysis/window.js';
 export { Canary, type CanaryStats, createCanary, RequestCanary } from './canary.js';
+export { captureRequestBody, captureResponseBody } from './capture/attach.js';
+export { BoundedBuffer } from './capture/bounded-buffer.js';
 export { CanaryConfigError, type ConfigIssue } from './config/errors.js';
 export type {
   Bucketing,
@@ -56,13 +58,16 @@ export type {
   FlagsConfig,
   FlagsConfigInput,
   MetricsConfig,
+  NormalizedUpstream,
   OverridesConfig,
   RuleConfig,
   RuleOperator,
   ServiceConfig,
+  UpstreamConfig,
 } from './config/types.js';
 export { RULE_OPERATORS } from './config/types.js';
 export { parseConfig, parseFlags } from './config/validate.js';
+export type { ShadowConfig } from './config/validate-shadow.js';
 export {
   type CapturedResponse,
   compareResponses,
@@ -113,11 +118,14 @@ export type {
 export { readCookie, serializeCookie } from './http/cookies.js';
 export {
   type AdapterOptions,
+  ExchangeCapture,
+  type ExchangeInfo,
   RequestBinding,
   type RequestHeaders,
   type RequestState,
   type StickyCookieOptions,
 } from './http/request-binding.js';
+export { JsonlWriter, type JsonlWriterOptions } from './io/jsonl-writer.js';
 export {
   DEFAULT_BUCKETS,
   type MetricsSource,
@@ -125,6 +133,8 @@ export {
   RegistryMetrics,
   UNMATCHED_ROUTE,
 } from './metrics/canary-metrics.js';
+export { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from './outbound/circuit-breaker.js';
+export { inboundHeaders, outboundHeaders, SECRET_HEADERS } from './outbound/headers.js';
 export {
   MAX_OVERRIDE_LENGTH,
   type OverrideOutcome,
@@ -133,6 +143,13 @@ export {
   signOverride,
 } from './overrides/parse.js';
 export type { OverrideSource } from './overrides/resolve.js';
+export type {
+  CapturedExchange,
+  MismatchEvent,
+  RouteShadowOptIn,
+  ShadowOutcome,
+} from './shadow/shadow-target.js';
+export { SHADOW_OUTCOMES, ShadowTarget, WRITE_METHODS } from './shadow/shadow-target.js';
 export { createFileStore, FileStore, type FileStoreOptions } from './stores/file-store.js';
 export { createMemoryStore, MemoryStore } from './stores/memory-store.js';
 export type {
@@ -153,3 +170,11 @@ export {
   type Reason,
   type Version,
 } from './types.js';
+export {
+  FAILOVER_REASONS,
+  type FailoverReason,
+  type ForwardRequest,
+  type ForwardResult,
+  IDEMPOTENT,
+  UpstreamProxy,
+} from './upstream/upstream-proxy.js';

@@ -75,6 +75,8 @@ export interface ExchangeInfo {
 }
 
 const STICKY_ID = /^[A-Za-z0-9_-]{8,64}$/;
+/** Request bodies kept for proxying to an upstream after a body parser consumed the stream. */
+export const UPSTREAM_BODY_LIMIT = 1024 * 1024;
 
 /**
  * The framework-independent half of every adapter: builds a request's context (user function, override
@@ -111,8 +113,14 @@ export class RequestBinding<Req> {
   /** Whether the exchange's bodies are captured, and up to what size: only when shadow targets exist. */
   #capture(method: string): ExchangeCapture | undefined {
     const canary = this.canary;
-    if (!canary.hasShadows) return undefined;
-    return new ExchangeCapture(canary.shadowCaptureLimit(method), canary.shadowResponseLimit);
+    // Upstream proxying needs the raw body too when a body parser consumes the stream before the route runs.
+    const upstreamLimit =
+      canary.hasUpstreams && method !== 'GET' && method !== 'HEAD' ? UPSTREAM_BODY_LIMIT : 0;
+    if (!canary.hasShadows && upstreamLimit === 0) return undefined;
+    return new ExchangeCapture(
+      Math.max(canary.shadowCaptureLimit(method), upstreamLimit),
+      canary.shadowResponseLimit,
+    );
   }
 
   /** The sticky id cookie's name; undefined when the sticky cookie is off. */

@@ -1,8 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
-  type Canary,
   type CanaryConfig,
+  captureRequestBody,
+  captureResponseBody,
   createCanary,
   type MismatchEvent,
   RequestBinding,
@@ -32,6 +33,9 @@ async function until(check: () => boolean, what: string): Promise<void> {
 }
 
 /** The primary app: plain node:http with canary-kit's request binding, as an adapter would use it. */
+/** Request bodies as the primary's handler read them. */
+const received: Buffer[] = [];
+
 async function primary(config: CanaryConfig, body: (url: string) => unknown) {
   const canary = createCanary(config);
   const binding = new RequestBinding(canary, {
@@ -40,11 +44,15 @@ async function primary(config: CanaryConfig, body: (url: string) => unknown) {
   const app = await serve((req, res) => {
     const state = binding.start(req, req.headers, false, req.method);
     const capture = state.capture;
-    req.on('data', (chunk: Buffer) => capture?.request?.add(chunk));
+    if (capture) {
+      captureRequestBody(req, capture);
+      captureResponseBody(res, capture);
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
-      if (capture) capture.requestComplete = true;
+      received.push(Buffer.concat(chunks));
       const text = JSON.stringify(body(req.url ?? '/'));
-      capture?.response.add(text);
       res.setHeader('content-type', 'application/json');
       res.on('finish', () =>
         binding.finish(state, req.method ?? 'GET', '/items', res.statusCode, undefined, {
@@ -124,6 +132,51 @@ describe('shadow targets', () => {
     await fetch(`${url}/items`);
     await until(() => canary.stats().shadow.v2!.match === 1, 'the GET copy');
     expect(hits).toBe(1);
+  });
+
+  it('mirrors an opted-in write with the exact request bytes, which the handler also reads intact', async () => {
+    const bodies: Buffer[] = [];
+    const candidate = await serve((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        bodies.push(Buffer.concat(chunks));
+        res.setHeader('content-type', 'application/json');
+        res.end('{}');
+      });
+    });
+    closers.push(() => new Promise((r) => candidate.server.close(r)));
+    const canary = createCanary({ shadow: { name: 'v2', target: candidate.url, methods: ['POST'] } });
+    closers.push(() => canary.close());
+    const binding = new RequestBinding(canary);
+    const payload = Buffer.from(Array.from({ length: 100_000 }, (_, i) => i % 251));
+    const app = await serve((req, res) => {
+      const state = binding.start(req, req.headers, false, req.method);
+      captureRequestBody(req, state.capture!);
+      captureResponseBody(res, state.capture!);
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        received.length = 0;
+        received.push(Buffer.concat(chunks));
+        res.setHeader('content-type', 'application/json');
+        res.on('finish', () =>
+          binding.finish(state, 'POST', '/upload', res.statusCode, undefined, {
+            url: req.url ?? '/',
+            requestHeaders: req.headers,
+            responseHeaders: () => res.getHeaders() as Record<string, string>,
+            shadow: { targets: true, writes: true },
+          }),
+        );
+        res.end('{}');
+      });
+    });
+    closers.push(() => new Promise((r) => app.server.close(r)));
+    await fetch(`${app.url}/upload`, { method: 'POST', body: payload });
+    await until(() => bodies.length === 1, 'the mirrored write');
+    expect(received[0]!.equals(payload)).toBe(true);
+    expect(bodies[0]!.equals(payload)).toBe(true);
+    expect(canary.stats().shadow.v2!.match).toBe(1);
   });
 
   it('a hung target never delays the primary; copies past maxInFlight are dropped and counted', async () => {
