@@ -1,4 +1,6 @@
 import { Registry } from 'prom-client';
+import { InProcessSource } from './analysis/source.js';
+import { AnalysisWindows } from './analysis/window.js';
 import { CanaryConfigError, type ConfigIssue } from './config/errors.js';
 import { childPath } from './config/path.js';
 import type {
@@ -25,6 +27,8 @@ import {
   type RequestOverrides,
   resolveOverrides,
 } from './overrides/resolve.js';
+import { RolloutController, type RolloutHost } from './rollout/controller.js';
+import { WebhookNotifier } from './rollout/webhook.js';
 import {
   type CapturedExchange,
   type RouteShadowOptIn,
@@ -34,7 +38,7 @@ import {
 } from './shadow/shadow-target.js';
 import { MemoryStore } from './stores/memory-store.js';
 import type { CanaryStore, RolloutState, StoreContent, StoreDocument } from './stores/store.js';
-import { type Decision, type EvalContext, REASONS, type Reason } from './types.js';
+import { type Decision, type EvalContext, REASONS, type Reason, type Version } from './types.js';
 import { FAILOVER_REASONS, type FailoverReason, UpstreamProxy } from './upstream/upstream-proxy.js';
 
 const EMPTY_CONTEXT: EvalContext = Object.freeze({});
@@ -68,6 +72,11 @@ export interface CanaryStats {
 
 function emptyOutcomes(): Record<OverrideOutcome, number> {
   return Object.fromEntries(OVERRIDE_OUTCOMES.map((o) => [o, 0])) as Record<OverrideOutcome, number>;
+}
+
+interface StateUpdate {
+  readonly flags: FlagsConfig;
+  readonly rollouts: Readonly<Record<string, RolloutState>>;
 }
 
 /** Same config, written in the same key order by the validator: equal JSON means equal flag. */
@@ -145,6 +154,9 @@ export class Canary {
   #upstreams = new Map<string, UpstreamProxy>();
   #upstreamByFlag = new Map<string, UpstreamProxy>();
   readonly #failoverCounts = new Map<string, Record<FailoverReason, number>>();
+  readonly #windows: AnalysisWindows | undefined;
+  readonly #controller: RolloutController | undefined;
+  readonly #webhook: WebhookNotifier | undefined;
   #compiled = new Map<string, CompiledFlag>();
   #flags: FlagsConfig = Object.create(null);
   #rollouts: Readonly<Record<string, RolloutState>> = {};
@@ -178,9 +190,22 @@ export class Canary {
         error: (error) => this.#events.emit('error', error),
       });
     });
+    const rollout = normalized.rollout;
+    if (rollout.controller) {
+      // The default source: windows fed by this process's own requests (RequestBinding.finish).
+      this.#windows = rollout.source ? undefined : new AnalysisWindows();
+      this.#controller = new RolloutController(
+        this.#rolloutHost(rollout.isLeader),
+        rollout.source ?? new InProcessSource(this.#windows!),
+        this.#windows,
+      );
+    }
+    this.#webhook = rollout.webhook ? new WebhookNotifier(rollout.webhook) : undefined;
     this.#install(normalized.flags, {}, 'init');
     this.#ready = this.#connect();
     this.#writes = this.#ready;
+    // The controller starts once the store's state is known: a restarted process resumes at its saved step.
+    void this.#ready.then(() => this.#controller?.sync());
   }
 
   // ── evaluation (the request path) ─────────────────────────────────────────────────────────────────
@@ -261,6 +286,124 @@ export class Canary {
       this.#overrideCache.set(context, resolved);
     }
     return resolved === null ? undefined : overrideFor(flag, resolved);
+  }
+
+  #rolloutHost(isLeader: (() => boolean | Promise<boolean>) | undefined): RolloutHost {
+    const emit = <E extends 'analysis' | 'step' | 'rollback' | 'complete'>(
+      event: E,
+      payload: Parameters<CanaryEvents[E]>[0],
+    ) => {
+      this.#events.emit(event, ...([payload] as Parameters<CanaryEvents[E]>));
+      if (event !== 'analysis' || (payload as { verdict?: string }).verdict === 'fail')
+        this.#webhook?.notify(event, payload as object);
+    };
+    return {
+      flags: () => this.#flags,
+      state: (flag) => this.#rollouts[flag],
+      transition: (flag, update) =>
+        this.#changeState('rollout', (flags, rollouts) => {
+          const config = flags[flag];
+          if (!config) return undefined;
+          const next = update(rollouts[flag], config);
+          if (!next) return undefined;
+          const nextFlags =
+            next.percentage === undefined
+              ? flags
+              : { ...flags, [flag]: { ...config, percentage: next.percentage } };
+          return { flags: nextFlags, rollouts: { ...rollouts, [flag]: next.state } };
+        }),
+      emitAnalysis: (e) => emit('analysis', e),
+      emitStep: (e) => {
+        emit('step', e);
+        if (e.cause === 'paused' && e.previousPercentage === e.percentage) {
+          this.#events.emit('warning', {
+            code: 'rollout-stalled',
+            flag: e.flag,
+            message: `rollout of "${e.flag}" paused at ${e.percentage} %: canary.promote("${e.flag}") continues it`,
+          });
+        }
+      },
+      emitRollback: (e) => emit('rollback', e),
+      emitComplete: (e) => emit('complete', e),
+      error: (error) => this.#events.emit('error', error),
+      isLeader: isLeader ?? (() => true),
+      now: Date.now,
+    };
+  }
+
+  // ── rollouts ─────────────────────────────────────────────────────────────────────────────────────
+
+  /** A flag's rollout state: phase, step, failures and the last analysis. */
+  rolloutState(flag: string): RolloutState | undefined {
+    return this.#rollouts[flag];
+  }
+
+  /** Moves a paused (gate or stalled) or progressing rollout to its next step now. Resolves false when it can't. */
+  async promote(flag: string): Promise<boolean> {
+    await this.#ready;
+    const state = this.#rollouts[flag];
+    const done = (await this.#controller?.promote(flag)) ?? false;
+    if (done && state) {
+      const next = this.#rollouts[flag];
+      this.#events.emit('promote', {
+        flag,
+        stepIndex: next?.stepIndex ?? state.stepIndex,
+        percentage: this.#flags[flag]?.percentage ?? 0,
+      });
+      this.#webhook?.notify('promote', { flag, percentage: this.#flags[flag]?.percentage });
+    }
+    return done;
+  }
+
+  /** Rolls a flag back by hand: percentage 0, phase `rolled-back`; it stays so until `resumeRollout`. */
+  async rollback(flag: string, reason = 'manual'): Promise<boolean> {
+    await this.#ready;
+    const previous = this.#rollouts[flag];
+    const percentage = this.#flags[flag]?.percentage ?? 0;
+    const done = await this.#changeState('rollout', (flags, rollouts) => {
+      const config = flags[flag];
+      if (!config) return undefined;
+      const state: RolloutState = {
+        flag,
+        canaryVersionId: rollouts[flag]?.canaryVersionId ?? config.rollout?.canaryVersionId ?? null,
+        phase: 'rolled-back',
+        stepIndex: rollouts[flag]?.stepIndex ?? 0,
+        stepStartedAt: rollouts[flag]?.stepStartedAt ?? Date.now(),
+        failures: rollouts[flag]?.failures ?? 0,
+      };
+      return {
+        flags: { ...flags, [flag]: { ...config, percentage: 0 } },
+        rollouts: { ...rollouts, [flag]: state },
+      };
+    });
+    if (done) {
+      const event = {
+        flag,
+        stepIndex: previous?.stepIndex ?? 0,
+        percentage,
+        canaryVersionId: previous?.canaryVersionId ?? null,
+        reason,
+      };
+      this.#events.emit('rollback', event);
+      this.#webhook?.notify('rollback', event);
+    }
+    return done;
+  }
+
+  /** A person's decision after a rollback (or to restart): the rollout starts again from its first step. */
+  async resumeRollout(flag: string): Promise<boolean> {
+    await this.#ready;
+    return (await this.#controller?.restart(flag)) ?? false;
+  }
+
+  /** Feeds the in-process analysis windows; called by RequestBinding.finish for flag-bound routes. */
+  observeRollout(flag: string, version: Version, statusCode: number, seconds: number): void {
+    this.#windows?.record(flag, version, statusCode, seconds);
+  }
+
+  /** Analyses per flag and verdict so far (this process's controller). */
+  get analysisCounts(): ReadonlyMap<string, { pass: number; fail: number; inconclusive: number }> {
+    return this.#controller?.analysisCounts ?? new Map();
   }
 
   /** Keeps one proxy per distinct upstream config; closes the ones no flag names any more. */
@@ -380,7 +523,8 @@ export class Canary {
     let exchange: CapturedExchange | undefined;
     for (const target of this.#shadows) {
       try {
-        if (!target.wants(request.method, request.url, flag, optIn, request.identity)) continue;
+        if (!target.wants(request.method, request.url, flag, optIn, request.identity) || !target.admit())
+          continue;
         exchange ??= build();
         target.mirror(exchange);
       } catch (error) {
@@ -430,6 +574,15 @@ export class Canary {
       },
       forEachShadowInFlight: (visit) => {
         for (const target of this.#shadows) visit(target.name, target.inFlight);
+      },
+      forEachRollout: (visit) => {
+        for (const [flag, state] of Object.entries(this.#rollouts)) visit(flag, state.stepIndex, state.phase);
+      },
+      forEachAnalysisCount: (visit) => {
+        for (const [flag, counts] of this.analysisCounts) {
+          for (const verdict of ['pass', 'fail', 'inconclusive'] as const)
+            if (counts[verdict] > 0) visit(flag, verdict, counts[verdict]);
+        }
       },
       forEachFailover: (visit) => {
         for (const [flag, counts] of this.#failoverCounts) {
@@ -496,19 +649,35 @@ export class Canary {
   }
 
   /** Runs `update` on the current flags, applies the result here at once, then saves it with compare-and-set. */
-  #change(source: ChangeSource, update: (flags: FlagsConfig) => FlagsConfig): Promise<void> {
-    this.#install(update(this.#flags), this.#rollouts, source);
+  #change(source: ChangeSource, update: (flags: FlagsConfig) => FlagsConfig): Promise<boolean> {
+    return this.#changeState(source, (flags, rollouts) => ({ flags: update(flags), rollouts }));
+  }
+
+  /**
+   * Runs `update` on the current flags and rollout states, applies the result here at once, then saves it with
+   * compare-and-set. On a conflict it takes the store's document and runs `update` again on top of it; when
+   * `update` returns undefined (the change no longer applies) nothing more is written and it resolves false.
+   */
+  #changeState(
+    source: ChangeSource,
+    update: (flags: FlagsConfig, rollouts: Readonly<Record<string, RolloutState>>) => StateUpdate | undefined,
+  ): Promise<boolean> {
+    const first = update(this.#flags, this.#rollouts);
+    if (first === undefined) return Promise.resolve(false);
+    this.#install(first.flags, first.rollouts, source);
     const write = this.#writes.then(async () => {
       for (let attempt = 0; attempt < MAX_SAVE_ATTEMPTS; attempt++) {
         const result = await this.#store.save(this.#content(), this.#revision);
         if (result.ok) {
           this.#revision = result.revision;
-          return;
+          return true;
         }
         // Someone else wrote first: take their document, redo our change on top of it, try again.
         if (result.current) this.#applyDocument(result.current);
         else this.#revision = 0;
-        this.#install(update(this.#flags), this.#rollouts, source);
+        const again = update(this.#flags, this.#rollouts);
+        if (again === undefined) return false;
+        this.#install(again.flags, again.rollouts, source);
       }
       throw new Error(
         `canary-kit: gave up saving after ${MAX_SAVE_ATTEMPTS} conflicting writes to the ${this.#store.kind} store`,
@@ -543,6 +712,7 @@ export class Canary {
     this.#rollouts = rollouts;
     this.#compiled = compiled;
     if (source === 'init') return;
+    if (this.#ready !== undefined) this.#controller?.sync();
     for (const key of new Set([...Object.keys(before), ...Object.keys(flags)])) {
       if (!sameFlag(before[key], flags[key])) {
         this.#events.emit('change', { flag: key, before: before[key], after: flags[key], source });
@@ -646,6 +816,8 @@ export class Canary {
     this.#closed = true;
     await this.#ready;
     await this.#writes;
+    await this.#controller?.stop();
+    await this.#webhook?.close();
     this.#unsubscribe?.();
     await Promise.allSettled([
       ...this.#shadows.map((s) => s.close()),

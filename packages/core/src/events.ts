@@ -1,5 +1,12 @@
 import { EventEmitter } from 'eventemitter3';
 import type { FlagConfig } from './config/types.js';
+import type {
+  AnalysisEvent,
+  CompleteEvent,
+  PromoteEvent,
+  RollbackEvent,
+  StepEvent,
+} from './rollout/controller.js';
 import type { MismatchEvent } from './shadow/shadow-target.js';
 
 export type ChangeSource = 'init' | 'api' | 'store' | 'rollout';
@@ -12,7 +19,7 @@ export interface ChangeEvent {
   readonly source: ChangeSource;
 }
 
-export type WarningCode = 'unknown-flag';
+export type WarningCode = 'unknown-flag' | 'rollout-stalled';
 
 export interface CanaryWarning {
   readonly code: WarningCode;
@@ -27,6 +34,16 @@ export interface CanaryEvents {
   warning: (warning: CanaryWarning) => void;
   /** A shadow target answered differently from the primary (after noise filtering). */
   mismatch: (event: MismatchEvent) => void;
+  /** The rollout controller analysed a flag: every input, the verdict and why. */
+  analysis: (event: AnalysisEvent) => void;
+  /** A rollout started, advanced, resumed or paused at a step. */
+  step: (event: StepEvent) => void;
+  /** A person promoted a rollout past a gate (`canary.promote`). */
+  promote: (event: PromoteEvent) => void;
+  /** A rollout was rolled back: percentage 0, phase `rolled-back`, until a person resumes or a new build arrives. */
+  rollback: (event: RollbackEvent) => void;
+  /** A rollout reached 100 %. */
+  complete: (event: CompleteEvent) => void;
 }
 
 export type CanaryEventName = keyof CanaryEvents;

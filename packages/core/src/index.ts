@@ -67,6 +67,8 @@ export type {
 } from './config/types.js';
 export { RULE_OPERATORS } from './config/types.js';
 export { parseConfig, parseFlags } from './config/validate.js';
+export type { RolloutConfig, RolloutRuntimeConfig } from './config/validate-rollout.js';
+export { DEFAULT_STEPS } from './config/validate-rollout.js';
 export type { ShadowConfig } from './config/validate-shadow.js';
 export {
   type CapturedResponse,
@@ -143,6 +145,14 @@ export {
   signOverride,
 } from './overrides/parse.js';
 export type { OverrideSource } from './overrides/resolve.js';
+export type {
+  AnalysisEvent,
+  CompleteEvent,
+  PromoteEvent,
+  RollbackEvent,
+  StepEvent,
+} from './rollout/controller.js';
+export type { WebhookConfig } from './rollout/webhook.js';
 export type {
   CapturedExchange,
   MismatchEvent,

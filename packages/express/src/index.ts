@@ -1,5 +1,19 @@
 import './request-augmentation.js';
 
 export { metricsHandler } from './metrics-handler.js';
-export { type CanaryMiddlewareOptions, canaryMiddleware } from './middleware.js';
-export { bindFlag, type CanaryRouteHandlers, canaryRoute } from './route.js';
+export {
+  BODY_PARSER_ORDER,
+  type CanaryMiddlewareOptions,
+  canaryMiddleware,
+  type WarningHandler,
+} from './middleware.js';
+export {
+  type BindFlagOptions,
+  bindFlag,
+  type CanaryRouteHandlers,
+  canaryRoute,
+  type ShadowOptIn,
+  type ShadowTargets,
+  shadowRoute,
+} from './route.js';
+export { BODY_UNAVAILABLE } from './upstream.js';

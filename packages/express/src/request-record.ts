@@ -1,4 +1,4 @@
-import type { RequestState } from '@canary-kit/core';
+import type { Canary, RequestState, RouteShadowOptIn, Version } from '@canary-kit/core';
 import type { Request } from 'express';
 
 const RECORD = Symbol.for('canary-kit.express.request');
@@ -10,18 +10,28 @@ interface MatchedRoute {
 
 /**
  * canary-kit's per-request bookkeeping, kept on the request under a symbol: the core state, the route that
- * matched and the flag that route is bound to. Later features (shadow copies, recording, upstream routing)
- * hang their per-request state here too.
+ * matched, the flag that route is bound to, its shadow opt-in and who actually served it.
  */
 export class RequestRecord {
   readonly state: RequestState;
+  readonly canary: Canary;
+  /** Path and query as received, before any router stripped its mount path. */
+  readonly url: string;
   /** The flag the matched route is bound to (`canaryRoute` / `bindFlag`); its decision labels the version. */
   flag: string | undefined = undefined;
+  /** The route's shadow opt-in (`shadowRoute`, `canaryRoute`'s or `bindFlag`'s `shadow` option). */
+  shadow: RouteShadowOptIn | undefined = undefined;
+  /** Set when the served version differs from the decision's (an upstream failover) or is known exactly. */
+  servedBy: Version | undefined = undefined;
+  /** Whether the raw request body is being captured (the middleware ran before anything read the stream). */
+  bodyCaptured = false;
   #baseUrl = '';
   #route: MatchedRoute | undefined = undefined;
 
-  constructor(state: RequestState) {
+  constructor(state: RequestState, canary: Canary, url: string) {
     this.state = state;
+    this.canary = canary;
+    this.url = url;
   }
 
   /** Attaches the record to `req` and starts watching which route matches. */

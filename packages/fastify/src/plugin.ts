@@ -1,11 +1,12 @@
-import { type AdapterOptions, type Canary, RequestBinding } from '@canary-kit/core';
+import { type AdapterOptions, type Canary, type ChangeEvent, RequestBinding } from '@canary-kit/core';
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { isCanaryHandler } from './canary-handler.js';
 import { metricsHandler } from './metrics-handler.js';
 import { createRequestHooks } from './request-hooks.js';
-import { kRoute, kState } from './request-slots.js';
+import { kRoute, kServedBy, kState } from './request-slots.js';
 import { parseRouteConfig } from './route-binding.js';
+import { createUpstreamHook } from './upstream.js';
 import './fastify-types.js';
 
 export interface CanaryPluginOptions extends AdapterOptions<FastifyRequest> {
@@ -44,6 +45,9 @@ async function canaryKit(fastify: FastifyInstance, options: CanaryPluginOptions)
   fastify.decorateRequest('canary', null, []);
   fastify.decorateRequest(kState, null, []);
   fastify.decorateRequest(kRoute, null, []);
+  fastify.decorateRequest(kServedBy, null, []);
+  const shadowNames = new Set(canary.shadows.map((target) => target.name));
+  const warnedShadowRoutes = new Set<string>();
 
   // Routes declared after the plugin loaded: check their binding at registration, where a typo belongs.
   fastify.addHook('onRoute', (route: RouteOptions) => {
@@ -54,11 +58,42 @@ async function canaryKit(fastify: FastifyInstance, options: CanaryPluginOptions)
         `canary-kit: ${where} uses canaryHandler() but binds no flag; add config: { canary: { flag } }`,
       );
     }
+    const targets = parsed.shadow?.targets;
+    if (Array.isArray(targets)) {
+      const unknown = targets.filter((name) => !shadowNames.has(name));
+      // A warning, not an error: an app commonly runs without shadow targets outside production.
+      // Once per path: Fastify declares a HEAD route beside every GET with the same config.
+      if (unknown.length > 0 && !warnedShadowRoutes.has(route.url)) {
+        warnedShadowRoutes.add(route.url);
+        fastify.log.warn(
+          `canary-kit: ${where}: config.canary.shadow names ${unknown.map((n) => `"${n}"`).join(', ')}, which the Canary has no shadow target called (it has: ${[...shadowNames].join(', ') || 'none'})`,
+        );
+      }
+    }
   });
 
   const hooks = createRequestHooks(binding);
   fastify.addHook('onRequest', hooks.onRequest);
   fastify.addHook('onResponse', hooks.onResponse);
+  if (canary.hasUpstreams) {
+    fastify.addHook('preParsing', createUpstreamHook(canary));
+  } else {
+    // No per-request cost for upstream routing unless some flag has an upstream when the plugin loads. A flag
+    // that gains one later (a config change) is served locally: say so rather than ignore it silently.
+    let warned = false;
+    const onChange = (event: ChangeEvent) => {
+      if (warned || event.after?.upstream === undefined) return;
+      warned = true;
+      fastify.log.warn(
+        `canary-kit: flag "${event.flag}" now names an upstream, but the Canary had none when @canary-kit/fastify was registered, so its requests are served locally; restart the app to proxy them`,
+      );
+    };
+    canary.on('change', onChange);
+    fastify.addHook('onClose', (_instance, done) => {
+      canary.off('change', onChange);
+      done();
+    });
+  }
 
   if (metricsRoute !== false) {
     fastify.get(metricsRoute, { config: { canary: { metrics: false } } }, metricsHandler(canary));
@@ -67,7 +102,9 @@ async function canaryKit(fastify: FastifyInstance, options: CanaryPluginOptions)
 
 /**
  * Fastify 5 plugin: decorates `request.canary`, binds routes to flags through `config.canary`, records
- * per-version metrics and issues the sticky anonymous-id cookie. Wrapped with fastify-plugin so that
+ * per-version metrics and issues the sticky anonymous-id cookie; with shadow targets configured, captures each
+ * exchange (raw request body, response as sent) and mirrors it; proxies the canary share of routes bound to a
+ * flag with an `upstream`. Wrapped with fastify-plugin so that
  * registering it in the root makes all of this available to every child context.
  *
  * ```ts

@@ -53,6 +53,26 @@ function buildApp() {
   app.get('/wrong-flag', { config: { canary: { flag: 1 } } }, async () => 'never served');
   // @ts-expect-error config.canary.metrics is a boolean
   app.get('/wrong-metrics', { config: { canary: { metrics: 'no' } } }, async () => 'never served');
+  // config.canary.shadow is typed: true, target name(s), or { targets, writes }
+  app.post(
+    '/shadowed',
+    { config: { canary: { flag: 'x', shadow: { targets: ['v2'], writes: true } } } },
+    async () => {
+      return 'ok';
+    },
+  );
+  app.post(
+    '/wrong-shadow',
+    // @ts-expect-error config.canary.shadow.writes is a boolean
+    { config: { canary: { shadow: { writes: 'yes' } } } },
+    async () => 'never served',
+  );
+  app.get(
+    '/wrong-targets',
+    // @ts-expect-error config.canary.shadow takes target names, not numbers
+    { config: { canary: { shadow: [1] } } },
+    async () => 'never served',
+  );
 
   // canaryHandler takes the route's types: the inline handlers see typed params.
   app.get<{ Params: { id: string } }>(

@@ -18,7 +18,7 @@ import {
   checkFlag,
   checkStatus,
 } from './metadata.js';
-import { rawRequest } from './request-state.js';
+import { rawRequest, requestCanary } from './request-state.js';
 
 export interface CanaryGuardOptions {
   /** Status for stable requests. Default: CanaryModule's `guardStatus` (404 unless configured). */
@@ -41,7 +41,8 @@ export class CanaryFlagGuard implements CanActivate {
     if (guard === undefined || context.getType() !== 'http') return true;
     let canary = false;
     try {
-      canary = this.binding.bindRoute(context).core.canary.isCanary(guard.flag);
+      // A canary request whose upstream failed is served as a stable one.
+      canary = requestCanary(this.binding.bindRoute(context)).isCanary(guard.flag);
     } catch {
       // A request canary-kit could not evaluate is a stable request.
     }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { Canary, createCanary, RequestBinding, type Version } from '@canary-kit/core';
+import { Canary, createCanary, RequestBinding, type RouteShadowOptIn, type Version } from '@canary-kit/core';
 import {
   type ExecutionContext,
   Inject,
@@ -10,7 +10,15 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import {
+  BODY_PARSER_ORDER_MESSAGE,
+  BODY_PARSER_ORDER_WARNING,
+  captureRequest,
+  captureResponse,
+  sentHeaders,
+} from './exchange.js';
+import {
   CANARY_FLAG_METADATA,
+  CANARY_SHADOW_METADATA,
   CANARY_VERSION,
   checkStatus,
   NEST_PATH_METADATA,
@@ -27,6 +35,7 @@ import {
   rawResponse,
   stateOf,
 } from './request-state.js';
+import { proxyToUpstream } from './upstream.js';
 
 function resolveCanary(options: CanaryModuleOptions | undefined): { canary: Canary; owned: boolean } {
   if (options === null || typeof options !== 'object') {
@@ -77,12 +86,12 @@ function nestRoute(context: ExecutionContext): string | undefined {
 }
 
 /**
- * Binds a Canary to Nest's HTTP platform. Every request goes through three places, which later features
- * (body capture, response capture, upstream proxying) hook into:
- * - `begin`: the request starts — context, decisions, sticky cookie (middleware, or the versioning extractor
- *   on Fastify, which runs first);
- * - `bindRoute`: a route matched — its pattern and the flag it is bound to are known (global guard);
- * - `#finish`: the response has been sent — metrics.
+ * Binds a Canary to Nest's HTTP platform. Every request goes through three places:
+ * - `begin`: the request starts — context, decisions, sticky cookie, raw body capture (middleware, or the
+ *   versioning extractor on Fastify, which runs first), response capture;
+ * - `bindRoute` / `route`: a route matched — its pattern, the flag it is bound to and its shadow opt-in are
+ *   known, and a canary request to an upstream-bound route is proxied (global guard);
+ * - `#finish`: the response has been sent — metrics, shadow copies.
  */
 @Injectable()
 export class CanaryHttpBinding implements OnModuleInit, OnApplicationShutdown {
@@ -92,6 +101,7 @@ export class CanaryHttpBinding implements OnModuleInit, OnApplicationShutdown {
   readonly #binding: RequestBinding<IncomingMessage>;
   readonly #owned: boolean;
   readonly #reflector: Reflector;
+  #warnedBodyParserOrder = false;
 
   constructor(
     @Inject(MODULE_OPTIONS_TOKEN) options: CanaryModuleOptions,
@@ -127,19 +137,26 @@ export class CanaryHttpBinding implements OnModuleInit, OnApplicationShutdown {
     let state = stateOf(req);
     if (state === undefined) {
       state = {
-        core: this.#binding.start(req, req.headers, isSecure(req)),
+        core: this.#binding.start(req, req.headers, () => isSecure(req), req.method ?? 'GET'),
         response: undefined,
         route: undefined,
         flag: undefined,
         versionFlag: undefined,
         bound: false,
+        shadow: undefined,
+        failedOver: undefined,
+        writtenHeaders: undefined,
       };
       attachState(req, state);
+      const capture = state.core.capture;
+      if (capture !== undefined && !captureRequest(req, capture)) this.warnBodyParserOrder();
     }
     if (res !== undefined && state.response === undefined) {
       state.response = res;
       const cookie = state.core.setCookie;
       if (cookie !== undefined && !res.headersSent) res.appendHeader('Set-Cookie', cookie);
+      const capture = state.core.capture;
+      if (capture !== undefined) captureResponse(res, capture, state);
       const finished = state;
       res.once('finish', () => this.#finish(req, res, finished));
     }
@@ -161,6 +178,10 @@ export class CanaryHttpBinding implements OnModuleInit, OnApplicationShutdown {
     state.route = platformRoute(request) ?? nestRoute(context);
     const targets = [context.getHandler(), context.getClass()];
     const flag = this.#reflector.getAllAndOverride<string | undefined>(CANARY_FLAG_METADATA, targets);
+    state.shadow = this.#reflector.getAllAndOverride<RouteShadowOptIn | undefined>(
+      CANARY_SHADOW_METADATA,
+      targets,
+    );
     if (flag !== undefined) state.flag = flag;
     else if (
       state.versionFlag !== undefined &&
@@ -178,6 +199,56 @@ export class CanaryHttpBinding implements OnModuleInit, OnApplicationShutdown {
     return state;
   }
 
+  /**
+   * Binds the matched route (see `bindRoute`) and, when it is bound by `@CanaryFlag`/`@CanaryGuard` to a flag
+   * with an `upstream` and the request is on the canary, proxies it there. `true`: Nest goes on and the local
+   * handler serves (a stable request, or a failover). Otherwise a promise: `true` after a failover, or never
+   * settling once canary-kit has answered the request itself.
+   */
+  route(context: ExecutionContext): boolean | Promise<boolean> {
+    const state = this.bindRoute(context);
+    const canary = this.canary;
+    if (!canary.hasUpstreams) return true;
+    const flag = this.#reflector.getAllAndOverride<string | undefined>(CANARY_FLAG_METADATA, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    if (flag === undefined || state.failedOver !== undefined) return true;
+    const upstream = canary.upstreamFor(flag);
+    if (upstream === undefined || !state.core.canary.isCanary(flag)) return true;
+    const http = context.switchToHttp();
+    const platformRequest = http.getRequest<unknown>();
+    const platformResponse = http.getResponse<unknown>();
+    const req = rawRequest(platformRequest);
+    return proxyToUpstream({
+      canary,
+      flag,
+      upstream,
+      req,
+      res: rawResponse(platformResponse),
+      platformRequest,
+      platformResponse,
+      state,
+      secure: isSecure(req),
+      onBodyUnavailable: () => this.warnBodyParserOrder(),
+    }).catch((error: unknown) => {
+      // Never reached in practice (the proxy reports its failures); served locally rather than failed.
+      canary.reportError(error);
+      state.failedOver = flag;
+      return true;
+    });
+  }
+
+  /** The body-parser-order warning (`CANARY_KIT_BODY_PARSER_ORDER`), once per application. */
+  warnBodyParserOrder(): void {
+    if (this.#warnedBodyParserOrder) return;
+    this.#warnedBodyParserOrder = true;
+    process.emitWarning(BODY_PARSER_ORDER_MESSAGE, {
+      type: 'CanaryKitWarning',
+      code: BODY_PARSER_ORDER_WARNING,
+    });
+  }
+
   /** The version the custom-versioning extractor returns for `flag`. Never throws: stable on any failure. */
   extractVersion(request: unknown, flag: string): Version {
     try {
@@ -193,7 +264,14 @@ export class CanaryHttpBinding implements OnModuleInit, OnApplicationShutdown {
     try {
       // On Express the matched route is on the request even when a guard rejected before ours ran.
       const route = state.route ?? platformRoute(req);
-      this.#binding.finish(state.core, req.method ?? 'GET', route, res.statusCode, state.flag);
+      this.#binding.finish(state.core, req.method ?? 'GET', route, res.statusCode, state.flag, {
+        url: (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/',
+        requestHeaders: req.headers,
+        responseHeaders: () => sentHeaders(res, state),
+        shadow: state.shadow,
+        servedBy:
+          state.failedOver !== undefined && state.failedOver === state.flag ? STABLE_VERSION : undefined,
+      });
     } catch (error) {
       // Metrics never fail a response, and this runs in an event listener where a throw would crash
       // the process: report it instead.

@@ -1,7 +1,14 @@
 export { CanaryFlagGuard, CanaryGuard, type CanaryGuardOptions } from './canary.guard.js';
 export { CanaryMiddleware } from './canary.middleware.js';
 export { CanaryModule } from './canary.module.js';
-export { CanaryDecision, CanaryFlag, InjectCanary } from './decorators.js';
+export {
+  CanaryDecision,
+  CanaryFlag,
+  CanaryShadow,
+  type CanaryShadowOptions,
+  InjectCanary,
+} from './decorators.js';
+export { BODY_PARSER_ORDER_WARNING } from './exchange.js';
 export { CanaryHttpBinding } from './http-binding.js';
 export { CANARY_VERSION, STABLE_VERSION } from './metadata.js';
 export {

@@ -1,5 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { RequestCanary, RequestState } from '@canary-kit/core';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Decision, RequestCanary, RequestState, RouteShadowOptIn } from '@canary-kit/core';
 
 /**
  * Where a request's state lives: on the Node request both platforms share (Express's request is one;
@@ -21,6 +21,15 @@ export interface NestRequestState {
   versionFlag: string | undefined;
   /** Whether the matched route has been bound (route guard or @CanaryGuard, whichever ran first). */
   bound: boolean;
+  /** The matched route's shadow opt-in (`@CanaryShadow`). */
+  shadow: RouteShadowOptIn | undefined;
+  /**
+   * The flag whose upstream failed for this canary request, which the local handler then serves as stable:
+   * metrics say `stable`, `@CanaryGuard` answers as for a stable request, `@CanaryDecision()` says `stable`.
+   */
+  failedOver: string | undefined;
+  /** Headers handed to `writeHead()` (Fastify writes its reply's there, bypassing `setHeader`). */
+  writtenHeaders: OutgoingHttpHeaders | readonly unknown[] | undefined;
 }
 
 type WithState = IncomingMessage & { [STATE]?: NestRequestState };
@@ -64,10 +73,31 @@ export function platformRoute(request: unknown): string | undefined {
 }
 
 /**
+ * The request's decisions as the code serving it should see them: after an upstream failover the failed-over
+ * flag answers `stable` (reason unchanged), since the local handler serves the request as stable.
+ */
+export function requestCanary(state: NestRequestState): RequestCanary {
+  const original = state.core.canary;
+  const flag = state.failedOver;
+  if (flag === undefined) return original;
+  const stable = (decision: Decision): Decision =>
+    decision.flag === flag && decision.version === 'canary' ? { ...decision, version: 'stable' } : decision;
+  const view = Object.create(original) as RequestCanary;
+  Object.defineProperties(view, {
+    evaluate: { value: (f: string) => stable(original.evaluate(f)) },
+    isCanary: { value: (f: string) => stable(original.evaluate(f)).version === 'canary' },
+    decisions: { value: () => original.decisions().map(stable) },
+  });
+  return view;
+}
+
+/**
  * The canary-kit decisions of a request, memoized per request: pass Nest's `@Req()` (Express request or
- * Fastify request) or a raw Node request. Undefined when CanaryModule has not seen the request.
+ * Fastify request) or a raw Node request. Undefined when CanaryModule has not seen the request. After an
+ * upstream failover, the failed-over flag says `stable`.
  */
 export function getRequestCanary(request: unknown): RequestCanary | undefined {
   if (typeof request !== 'object' || request === null) return undefined;
-  return stateOf(rawRequest(request))?.core.canary;
+  const state = stateOf(rawRequest(request));
+  return state === undefined ? undefined : requestCanary(state);
 }

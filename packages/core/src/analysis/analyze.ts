@@ -376,7 +376,8 @@ function ratioChecks(canary: Latency, stable: Latency, t: AnalysisThresholds): C
       const missing = c === null ? 'canary' : 'stable';
       return skipped(name, limit, `no ${label} latency for ${missing}`);
     }
-    const effect = exceeds(observed, limit);
+    // The ratio must be past its limit and the quantile far enough above stable's to matter at all.
+    const effect = exceeds(observed, limit) && c - s > t.minLatencyIncreaseSeconds;
     let pValue: number | null = null;
     if (tested) {
       mwu ??= mannWhitneyUSorted(canary.sorted, stable.sorted);

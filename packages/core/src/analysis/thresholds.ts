@@ -22,6 +22,11 @@ export interface AnalysisThresholds {
   /** Canary p99 over stable p99 above which it fails. */
   readonly maxP99Ratio: number | null;
   /**
+   * A latency ratio only counts when the canary's quantile is also this many seconds above stable's: 0.9 ms vs
+   * 0.5 ms is 1.8× but no regression anyone feels, and such noise would hold a step forever. Default 0.025.
+   */
+  readonly minLatencyIncreaseSeconds: number;
+  /**
    * What a latency effect past its threshold does when the source has quantiles but no samples (a
    * Prometheus histogram), so no significance test is possible: `inconclusive` holds the step (default),
    * `fail` counts it as a failure on the effect alone, leaving persistence to the controller's failure limit.
@@ -49,6 +54,7 @@ export const DEFAULT_THRESHOLDS: AnalysisThresholds = Object.freeze({
   maxP95Seconds: 2,
   maxP95Ratio: 1.5,
   maxP99Ratio: 1.5,
+  minLatencyIncreaseSeconds: 0.025,
   latencyWithoutSamples: 'inconclusive',
 });
 
@@ -106,6 +112,11 @@ export function resolveThresholds(input: unknown = {}, path = 'analysis'): Analy
     maxP95Seconds: number('maxP95Seconds', seconds, true),
     maxP95Ratio: number('maxP95Ratio', ratio, true),
     maxP99Ratio: number('maxP99Ratio', ratio, true),
+    minLatencyIncreaseSeconds: number(
+      'minLatencyIncreaseSeconds',
+      (v) => (v >= 0 ? undefined : 'must be 0 or more (seconds)'),
+      false,
+    ) as number,
     latencyWithoutSamples: mode === 'fail' ? 'fail' : 'inconclusive',
   };
   if (issues.length > 0) throw new CanaryConfigError(issues);

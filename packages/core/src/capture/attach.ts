@@ -10,8 +10,16 @@ import type { ExchangeCapture } from '../http/request-binding.js';
  */
 export function captureRequestBody(req: IncomingMessage, capture: ExchangeCapture): boolean {
   const buffer = capture.request;
-  if (req.readableEnded || req.readableFlowing === true || (req as { body?: unknown }).body !== undefined)
+  // Too late when any byte already went by: a capture missing its start would be mirrored as if whole.
+  if (
+    req.readableEnded ||
+    req.readableFlowing === true ||
+    req.readableLength > 0 ||
+    req.readableDidRead ||
+    (req as { body?: unknown }).body !== undefined
+  ) {
     return false;
+  }
   if (buffer === undefined) return true;
   const push = req.push;
   req.push = function canaryKitPush(

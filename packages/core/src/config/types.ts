@@ -1,6 +1,12 @@
 import type { Registry } from 'prom-client';
 import type { CanaryStore } from '../stores/store.js';
 import type { AttributeValue, EvalContext } from '../types.js';
+import type {
+  NormalizedRollout,
+  NormalizedRolloutRuntime,
+  RolloutConfig,
+  RolloutRuntimeConfig,
+} from './validate-rollout.js';
 import type { NormalizedShadow, ShadowConfig } from './validate-shadow.js';
 
 export const RULE_OPERATORS = [
@@ -59,6 +65,8 @@ export interface FlagConfigInput {
    * stable handler for idempotent requests. A URL, or `{ url, timeoutMs, … }`.
    */
   upstream?: string | UpstreamConfig;
+  /** A progressive rollout run by the rollout controller: steps, interval, thresholds (docs/rollout.md). */
+  rollout?: RolloutConfig;
   description?: string;
 }
 
@@ -99,6 +107,7 @@ export interface FlagConfig {
   readonly seed: string;
   readonly bucketing: Bucketing;
   readonly upstream?: NormalizedUpstream;
+  readonly rollout?: NormalizedRollout;
   readonly description?: string;
 }
 
@@ -149,6 +158,8 @@ export interface CanaryConfig {
   service?: ServiceConfig;
   /** Mirror live requests to a candidate service and diff its answers with the primary's. One target or a list. */
   shadow?: ShadowConfig | readonly ShadowConfig[];
+  /** The rollout controller in this process: analysis source, webhook, leadership. */
+  rollout?: RolloutRuntimeConfig;
 }
 
 export interface NormalizedConfig {
@@ -160,4 +171,5 @@ export interface NormalizedConfig {
     | false;
   readonly service: { readonly version: string };
   readonly shadows: readonly NormalizedShadow[];
+  readonly rollout: NormalizedRolloutRuntime;
 }

@@ -20,6 +20,7 @@ import {
   unknownKeys,
   validatePercentage,
 } from './validate-helpers.js';
+import { validateRollout, validateRolloutRuntime } from './validate-rollout.js';
 import { validateShadows, validateUpstream } from './validate-shadow.js';
 
 export { isPlainObject, validatePercentage };
@@ -100,6 +101,7 @@ const FLAG_KEYS = new Set([
   'seed',
   'bucketing',
   'upstream',
+  'rollout',
   'description',
 ]);
 
@@ -172,6 +174,9 @@ export function validateFlag(
   const upstream =
     value.upstream === undefined ? undefined : validateUpstream(value.upstream, at('upstream'), issues);
 
+  const rollout =
+    value.rollout === undefined ? undefined : validateRollout(value.rollout, at('rollout'), issues);
+
   let description: string | undefined;
   if (value.description !== undefined) {
     if (typeof value.description !== 'string')
@@ -191,7 +196,13 @@ export function validateFlag(
     seed,
     bucketing,
   };
-  return description === undefined ? flag : { ...flag, description };
+  // Optional keys only when set, so a flag's JSON (compared to detect changes, saved in stores) stays minimal.
+  return {
+    ...flag,
+    ...(upstream && { upstream }),
+    ...(rollout && { rollout }),
+    ...(description !== undefined && { description }),
+  };
 }
 
 /** Validates the `flags` map; collects issues instead of throwing. */
@@ -356,7 +367,7 @@ function validateService(value: unknown, issues: Issues): NormalizedConfig['serv
   return { version: value.version };
 }
 
-const TOP_KEYS = new Set(['flags', 'overrides', 'store', 'metrics', 'service', 'shadow']);
+const TOP_KEYS = new Set(['flags', 'overrides', 'store', 'metrics', 'service', 'shadow', 'rollout']);
 
 /** Validates a whole config. Throws CanaryConfigError listing every issue, and nothing else, for any input. */
 export function parseConfig(input: unknown): NormalizedConfig {
@@ -369,6 +380,7 @@ export function parseConfig(input: unknown): NormalizedConfig {
       metrics: { registry: undefined, buckets: undefined },
       service: { version: 'stable' },
       shadows: [],
+      rollout: validateRolloutRuntime(undefined, []),
     };
   }
   if (!isPlainObject(input)) {
@@ -381,6 +393,7 @@ export function parseConfig(input: unknown): NormalizedConfig {
   const metrics = validateMetrics(input.metrics, issues);
   const service = validateService(input.service, issues);
   const shadows = validateShadows(input.shadow, issues);
+  const rollout = validateRolloutRuntime(input.rollout, issues);
   if (issues.length > 0) throw new CanaryConfigError(issues);
-  return { flags, overrides, store, metrics, service, shadows };
+  return { flags, overrides, store, metrics, service, shadows, rollout };
 }

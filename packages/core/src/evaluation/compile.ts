@@ -42,9 +42,15 @@ function fixedDecision(flag: string, version: Version, reason: Reason): Decision
   return Object.freeze({ flag, version, reason, bucket: null });
 }
 
-const setOrNull = (list: readonly string[]): ReadonlySet<string> | null => (list.length > 0 ? new Set(list) : null);
+const setOrNull = (list: readonly string[]): ReadonlySet<string> | null =>
+  list.length > 0 ? new Set(list) : null;
 
-export function compileFlag(key: string, config: FlagConfig, rolledBack: boolean, counts: Float64Array): CompiledFlag {
+export function compileFlag(
+  key: string,
+  config: FlagConfig,
+  rolledBack: boolean,
+  counts: Float64Array,
+): CompiledFlag {
   const unleash = config.bucketing === 'unleash';
   return {
     key,

@@ -1,8 +1,8 @@
+import type { OverrideValue } from '../overrides/parse.js';
 import type { Decision, EvalContext } from '../types.js';
 import type { CompiledFlag } from './compile.js';
-import { murmur3Resume } from './murmur3.js';
+import { murmur3BucketResume } from './murmur3.js';
 import { unleashNormalizedValue } from './unleash-hash.js';
-import type { OverrideValue } from '../overrides/parse.js';
 
 /** The stickiness identity: the first key whose value is a non-empty string or a finite number. */
 export function identityOf(flag: CompiledFlag, context: EvalContext): string | undefined {
@@ -13,7 +13,10 @@ export function identityOf(flag: CompiledFlag, context: EvalContext): string | u
     if (standard) value = (context as Record<string, unknown>)[key];
     else {
       const attributes = context.attributes;
-      value = attributes !== null && typeof attributes === 'object' && Object.hasOwn(attributes, key) ? attributes[key] : undefined;
+      value =
+        attributes !== null && typeof attributes === 'object' && Object.hasOwn(attributes, key)
+          ? attributes[key]
+          : undefined;
     }
     if (typeof value === 'string') {
       if (value.length > 0) return value;
@@ -24,14 +27,20 @@ export function identityOf(flag: CompiledFlag, context: EvalContext): string | u
 
 /** The bucket of an identity under the flag's bucketing (see Decision.bucket). */
 export function bucketOf(flag: CompiledFlag, identity: string): number {
-  return flag.unleash ? unleashNormalizedValue(flag.seed, identity) : murmur3Resume(flag.prefix, identity) % 10_000;
+  return flag.unleash
+    ? unleashNormalizedValue(flag.seed, identity)
+    : murmur3BucketResume(flag.prefix, identity);
 }
 
 /**
  * The evaluation order, documented in docs/evaluation.md: kill switch, rollback, override, exclusion,
  * users, groups, rules, identity, percentage. `context` must be an object (the caller guarantees it).
  */
-export function evaluateFlag(flag: CompiledFlag, context: EvalContext, override: OverrideValue | undefined): Decision {
+export function evaluateFlag(
+  flag: CompiledFlag,
+  context: EvalContext,
+  override: OverrideValue | undefined,
+): Decision {
   const fixed = flag.fixed;
   if (!flag.enabled) return fixed.disabled;
   if (flag.rolledBack) return fixed['rolled-back'];

@@ -11,12 +11,17 @@ const STANDARD_KEYS = new Set(['userId', 'sessionId', 'tenantId', 'ip']);
  * Reads `attribute` from the context: the standard keys from the context itself, anything else from
  * `context.attributes`. Returns undefined for anything that is not a string, finite number or boolean.
  */
-export function readAttribute(context: EvalContext, attribute: string, standard: boolean): AttributeValue | undefined {
+export function readAttribute(
+  context: EvalContext,
+  attribute: string,
+  standard: boolean,
+): AttributeValue | undefined {
   let value: unknown;
   if (standard) value = (context as Record<string, unknown>)[attribute];
   else {
     const attributes = context.attributes;
-    if (attributes === null || typeof attributes !== 'object' || !Object.hasOwn(attributes, attribute)) return undefined;
+    if (attributes === null || typeof attributes !== 'object' || !Object.hasOwn(attributes, attribute))
+      return undefined;
     value = attributes[attribute];
   }
   if (typeof value === 'string' || typeof value === 'boolean') return value;
@@ -36,7 +41,12 @@ function stringTest(values: readonly AttributeValue[], test: (actual: string, ex
 function numberTest(values: readonly AttributeValue[], test: (actual: number, expected: number) => boolean) {
   const expected = values.map(Number);
   return (actual: AttributeValue) => {
-    const n = typeof actual === 'number' ? actual : typeof actual === 'string' && actual.trim() !== '' ? Number(actual) : Number.NaN;
+    const n =
+      typeof actual === 'number'
+        ? actual
+        : typeof actual === 'string' && actual.trim() !== ''
+          ? Number(actual)
+          : Number.NaN;
     if (Number.isNaN(n)) return false;
     for (const e of expected) if (test(n, e)) return true;
     return false;

@@ -7,7 +7,8 @@ export interface Semver {
   readonly pre: readonly (string | number)[];
 }
 
-const SEMVER = /^v?(0|[1-9]\d*)(?:\.(0|[1-9]\d*))?(?:\.(0|[1-9]\d*))?(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+[0-9A-Za-z.-]+)?$/;
+const SEMVER =
+  /^v?(0|[1-9]\d*)(?:\.(0|[1-9]\d*))?(?:\.(0|[1-9]\d*))?(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+[0-9A-Za-z.-]+)?$/;
 
 /** Parses `1.2.3`, `v1.2.3-beta.1`, and the short forms `1` and `1.2` (missing parts are 0); undefined otherwise. */
 export function parseSemver(value: unknown): Semver | undefined {

@@ -191,18 +191,19 @@ export class RequestBinding<Req> {
     const canary = this.canary;
     const metrics = canary.metrics;
     const routeLabel = route ?? UNMATCHED_ROUTE;
-    if (metrics !== undefined) {
-      const version =
-        exchange?.servedBy ??
-        (flag === undefined ? canary.serviceVersion : state.canary.evaluate(flag).version);
-      metrics.observeRequest(
+    const seconds = (performance.now() - state.startedAt) / 1000;
+    if (flag !== undefined) {
+      const version = exchange?.servedBy ?? state.canary.evaluate(flag).version;
+      metrics?.observeRequest(method, routeLabel, statusCode, version, seconds);
+      canary.observeRollout(flag, version, statusCode, seconds);
+    } else
+      metrics?.observeRequest(
         method,
         routeLabel,
         statusCode,
-        version,
-        (performance.now() - state.startedAt) / 1000,
+        exchange?.servedBy ?? canary.serviceVersion,
+        seconds,
       );
-    }
     const capture = state.capture;
     if (capture !== undefined && exchange !== undefined) {
       const context = state.canary.context;

@@ -12,6 +12,8 @@ export interface MetricsSource {
   forEachShadowCount(visit: (target: string, outcome: string, count: number) => void): void;
   forEachShadowInFlight(visit: (target: string, inFlight: number) => void): void;
   forEachFailover(visit: (flag: string, reason: string, count: number) => void): void;
+  forEachRollout(visit: (flag: string, stepIndex: number, phase: string) => void): void;
+  forEachAnalysisCount(visit: (flag: string, verdict: string, count: number) => void): void;
 }
 
 export const DEFAULT_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -109,6 +111,41 @@ export class RegistryMetrics {
       collect() {
         this.reset();
         for (const s of sources) s.forEachFailover((flag, reason, n) => this.inc({ flag, reason }, n));
+      },
+    });
+    new Gauge({
+      name: 'canary_kit_rollout_step',
+      help: 'Index of the step a flag rollout is on (0 = the first percentage)',
+      labelNames: ['flag'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of sources) s.forEachRollout((flag, step) => this.set({ flag }, step));
+      },
+    });
+    new Gauge({
+      name: 'canary_kit_rollout_phase',
+      help: 'A flag rollout phase: 1 for the current one (progressing, paused, complete, rolled-back)',
+      labelNames: ['flag', 'phase'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of sources) {
+          s.forEachRollout((flag, _step, current) => {
+            for (const phase of ['progressing', 'paused', 'complete', 'rolled-back'])
+              this.set({ flag, phase }, phase === current ? 1 : 0);
+          });
+        }
+      },
+    });
+    new Counter({
+      name: 'canary_kit_analysis_total',
+      help: 'Canary analyses by flag and verdict (pass, fail, inconclusive)',
+      labelNames: ['flag', 'verdict'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of sources) s.forEachAnalysisCount((flag, verdict, n) => this.inc({ flag, verdict }, n));
       },
     });
     new Counter({

@@ -131,7 +131,10 @@ export class OutboundClient {
         }
       } finally {
         // Breaking out of the loop leaves the rest unread: destroy it so the socket is not left half-read.
-        if (truncated || !response.body.readableEnded) response.body.destroy();
+        if (truncated || !response.body.readableEnded) {
+          response.body.on('error', () => {}); // the abort error destroy() causes is expected
+          response.body.destroy();
+        }
       }
       return {
         status: response.statusCode,

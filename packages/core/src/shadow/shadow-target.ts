@@ -166,18 +166,22 @@ export class ShadowTarget {
     return bucket < o.percentage * 100;
   }
 
-  /** Sends the copy and diffs the answer, without being awaited. */
+  /**
+   * Whether a copy can go now: false (counted as dropped) when `maxInFlight` copies are out or the circuit is
+   * open. Checked before the copy is assembled, so a dropped copy costs nothing more.
+   */
+  admit(): boolean {
+    if (this.#inFlight >= this.options.maxInFlight || (this.#breaker && !this.#breaker.allow())) {
+      this.#hooks.count(this.name, 'dropped');
+      return false;
+    }
+    return true;
+  }
+
+  /** Sends an admitted copy and diffs the answer, without being awaited. */
   mirror(exchange: CapturedExchange): void {
     if (exchange.bodyTruncated) {
       this.#hooks.count(this.name, 'skipped');
-      return;
-    }
-    if (this.#inFlight >= this.options.maxInFlight) {
-      this.#hooks.count(this.name, 'dropped');
-      return;
-    }
-    if (this.#breaker && !this.#breaker.allow()) {
-      this.#hooks.count(this.name, 'dropped');
       return;
     }
     this.#inFlight++;
@@ -295,9 +299,11 @@ export class ShadowTarget {
     return this.#log?.counts;
   }
 
-  /** Waits for copies in flight (bounded by their timeout), then closes the pools and the mismatch log. */
+  /** Aborts copies in flight, then closes the pools and flushes the mismatch log. */
   async close(): Promise<void> {
+    // Closing the pools aborts copies still in flight: shutdown never waits on a hung target.
+    await Promise.allSettled([this.#client.close(), this.#secondary?.close()]);
     await Promise.allSettled([...this.#pending]);
-    await Promise.allSettled([this.#client.close(), this.#secondary?.close(), this.#log?.close()]);
+    await this.#log?.close();
   }
 }

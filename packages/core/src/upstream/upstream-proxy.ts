@@ -11,7 +11,9 @@ export type FailoverReason =
   | 'status_5xx'
   | 'circuit_open'
   | 'unhealthy'
-  | 'protocol';
+  | 'protocol'
+  /** The request body was consumed before the route ran and could not be forwarded (too large to keep). */
+  | 'body_unavailable';
 export const FAILOVER_REASONS: readonly FailoverReason[] = [
   'connect',
   'timeout',
@@ -20,6 +22,7 @@ export const FAILOVER_REASONS: readonly FailoverReason[] = [
   'circuit_open',
   'unhealthy',
   'protocol',
+  'body_unavailable',
 ];
 
 /** Methods that may be sent twice: only these fail over to the local stable handler (RFC 9110 §9.2.2). */
@@ -143,6 +146,8 @@ export class UpstreamProxy {
         bodyTimeout: this.#options.bodyTimeoutMs,
       });
       if (response.statusCode >= 500 && idempotent) {
+        // Destroying a body undici is still reading emits an abort error: listen, or it crashes the process.
+        response.body.on('error', () => {});
         response.body.destroy();
         this.#breaker?.failure();
         return { ok: false, reason: 'status_5xx', failover: true };

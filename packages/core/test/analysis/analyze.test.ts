@@ -196,7 +196,7 @@ describe('latency: tails and sources without samples', () => {
   it('stable at 0 s: a canary above it is an unbounded ratio, 0 vs 0 is no change', () => {
     const zeros = new Float64Array(50);
     const result = analyze({
-      canary: { requests: 50, errors: 0, latencySamples: new Float64Array(50).fill(0.01) },
+      canary: { requests: 50, errors: 0, latencySamples: new Float64Array(50).fill(0.1) },
       stable: { requests: 50, errors: 0, latencySamples: zeros },
     });
     expect(check(result, 'p95-ratio').observed).toBe(Number.POSITIVE_INFINITY);
@@ -207,6 +207,25 @@ describe('latency: tails and sources without samples', () => {
     });
     expect(check(same, 'p95-ratio').observed).toBe(1);
     expect(same.verdict).toBe('pass');
+  });
+});
+
+describe('a latency ratio needs a difference that matters', () => {
+  it('sub-millisecond quantiles 1.8× apart are no effect (minLatencyIncreaseSeconds, default 25 ms)', () => {
+    const result = analyze({
+      canary: { requests: 200, errors: 0, latencySamples: new Float64Array(200).fill(0.0009) },
+      stable: { requests: 200, errors: 0, latencySamples: new Float64Array(200).fill(0.0005) },
+    });
+    expect(check(result, 'p95-ratio').observed).toBeCloseTo(1.8);
+    expect(result.verdict).toBe('pass');
+    const strict = analyze(
+      {
+        canary: { requests: 200, errors: 0, latencySamples: new Float64Array(200).fill(0.0009) },
+        stable: { requests: 200, errors: 0, latencySamples: new Float64Array(200).fill(0.0005) },
+      },
+      { minLatencyIncreaseSeconds: 0 },
+    );
+    expect(strict.verdict).not.toBe('pass');
   });
 });
 

@@ -30,6 +30,7 @@ describe('resolveThresholds', () => {
       maxP95Seconds: 2,
       maxP95Ratio: 1.5,
       maxP99Ratio: 1.5,
+      minLatencyIncreaseSeconds: 0.025,
       latencyWithoutSamples: 'inconclusive',
     });
     expect(Object.isFrozen(DEFAULT_THRESHOLDS)).toBe(true);

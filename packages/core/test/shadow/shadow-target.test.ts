@@ -173,7 +173,7 @@ describe('shadow targets', () => {
     });
     closers.push(() => new Promise((r) => app.server.close(r)));
     await fetch(`${app.url}/upload`, { method: 'POST', body: payload });
-    await until(() => bodies.length === 1, 'the mirrored write');
+    await until(() => canary.stats().shadow.v2!.match === 1, 'the mirrored write, diffed');
     expect(received[0]!.equals(payload)).toBe(true);
     expect(bodies[0]!.equals(payload)).toBe(true);
     expect(canary.stats().shadow.v2!.match).toBe(1);

@@ -1,0 +1,4 @@
+// `node --import ./register-ts.mjs app.ts`: installs ts-hooks.mjs (see there).
+import { register } from 'node:module';
+
+register('./ts-hooks.mjs', import.meta.url);
