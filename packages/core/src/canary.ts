@@ -27,6 +27,7 @@ import {
   type RequestOverrides,
   resolveOverrides,
 } from './overrides/resolve.js';
+import { RECORDER_OUTCOMES, Recorder } from './recorder/recorder.js';
 import { RolloutController, type RolloutHost } from './rollout/controller.js';
 import { WebhookNotifier } from './rollout/webhook.js';
 import {
@@ -68,6 +69,8 @@ export interface CanaryStats {
   readonly shadow: Readonly<Record<string, Readonly<Record<ShadowOutcome, number>>>>;
   /** Upstream failovers per flag and reason. */
   readonly failovers: Readonly<Record<string, Readonly<Record<FailoverReason, number>>>>;
+  /** Recorded requests: written, dropped, error. */
+  readonly recorder: Readonly<Record<'written' | 'dropped' | 'error', number>> | undefined;
 }
 
 function emptyOutcomes(): Record<OverrideOutcome, number> {
@@ -157,6 +160,7 @@ export class Canary {
   readonly #windows: AnalysisWindows | undefined;
   readonly #controller: RolloutController | undefined;
   readonly #webhook: WebhookNotifier | undefined;
+  readonly #recorder: Recorder | undefined;
   #compiled = new Map<string, CompiledFlag>();
   #flags: FlagsConfig = Object.create(null);
   #rollouts: Readonly<Record<string, RolloutState>> = {};
@@ -201,6 +205,9 @@ export class Canary {
       );
     }
     this.#webhook = rollout.webhook ? new WebhookNotifier(rollout.webhook) : undefined;
+    this.#recorder = normalized.recorder
+      ? new Recorder(normalized.recorder, { error: (error) => this.#events.emit('error', error) })
+      : undefined;
     this.#install(normalized.flags, {}, 'init');
     this.#ready = this.#connect();
     this.#writes = this.#ready;
@@ -485,6 +492,11 @@ export class Canary {
     counts[reason]++;
   }
 
+  /** The request recorder, when configured (adapters record through RequestBinding). */
+  get recorder(): Recorder | undefined {
+    return this.#recorder;
+  }
+
   /** True when some flag proxies its canary share to an upstream. */
   get hasUpstreams(): boolean {
     return this.#upstreamByFlag.size > 0;
@@ -583,6 +595,10 @@ export class Canary {
           for (const verdict of ['pass', 'fail', 'inconclusive'] as const)
             if (counts[verdict] > 0) visit(flag, verdict, counts[verdict]);
         }
+      },
+      forEachRecorderCount: (visit) => {
+        const counts = this.#recorder?.counts;
+        if (counts) for (const outcome of RECORDER_OUTCOMES) visit(outcome, counts[outcome]);
       },
       forEachFailover: (visit) => {
         for (const [flag, counts] of this.#failoverCounts) {
@@ -799,6 +815,7 @@ export class Canary {
     return {
       shadow,
       failovers,
+      recorder: this.#recorder ? { ...this.#recorder.counts } : undefined,
       overrides: { header: { ...this.#overrideCounts.header }, cookie: { ...this.#overrideCounts.cookie } },
       unknownFlagEvaluations: this.#unknownFlagEvaluations,
       evaluationErrors: this.#evaluationErrors,
@@ -820,6 +837,7 @@ export class Canary {
     await this.#webhook?.close();
     this.#unsubscribe?.();
     await Promise.allSettled([
+      this.#recorder?.close(),
       ...this.#shadows.map((s) => s.close()),
       ...[...this.#upstreams.values()].map((u) => u.close()),
     ]);

@@ -138,6 +138,14 @@ export {
 export { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from './outbound/circuit-breaker.js';
 export { inboundHeaders, outboundHeaders, SECRET_HEADERS } from './outbound/headers.js';
 export {
+  OutboundClient,
+  type OutboundClientOptions,
+  OutboundError,
+  type OutboundFailure,
+  type OutboundRequest,
+  type OutboundResponse,
+} from './outbound/http-client.js';
+export {
   MAX_OVERRIDE_LENGTH,
   type OverrideOutcome,
   type OverrideValue,
@@ -145,6 +153,35 @@ export {
   signOverride,
 } from './overrides/parse.js';
 export type { OverrideSource } from './overrides/resolve.js';
+export {
+  DEFAULT_REDACT,
+  type NormalizedRecorder,
+  RECORDER_DEFAULTS,
+  type RecorderConfig,
+  validateRecorder,
+} from './recorder/config.js';
+export {
+  RECORDING_VERSION,
+  type ReadRecord,
+  type RecordedHeaderMap,
+  type RecordV1,
+} from './recorder/format.js';
+export { parseRecord } from './recorder/parse-record.js';
+export {
+  type ReadRecordingsOptions,
+  type RecordingLine,
+  readRecordings,
+  recordingFiles,
+} from './recorder/read-recording.js';
+export {
+  RECORDER_OUTCOMES,
+  type RecordedExchange,
+  Recorder,
+  type RecorderCounts,
+  type RecorderHooks,
+  type RecorderOutcome,
+} from './recorder/recorder.js';
+export { REDACTED, Redactor } from './recorder/redact.js';
 export type {
   AnalysisEvent,
   CompleteEvent,

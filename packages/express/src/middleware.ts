@@ -86,7 +86,7 @@ function startRequest(
   onLateBody: () => void,
 ): void {
   // `req.secure` is a getter (trust proxy, X-Forwarded-Proto): only read when a cookie is issued.
-  const state = binding.start(req, req.headers, () => req.secure, req.method);
+  const state = binding.start(req, req.headers, () => req.secure, req.method, req.originalUrl ?? req.url);
   const record = new RequestRecord(state, binding.canary, req.originalUrl ?? req.url);
   record.attach(req);
   req.canary = state.canary;

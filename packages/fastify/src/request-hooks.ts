@@ -33,7 +33,7 @@ export const BODY_ALREADY_READ =
 export function createRequestHooks(binding: RequestBinding<FastifyRequest>): RequestHooks {
   const canary = binding.canary;
   // Fixed for the Canary's life: only then does a request's method matter to start() (it sizes the capture).
-  const capturing = canary.hasShadows;
+  const capturing = canary.hasShadows || canary.recorder !== undefined;
   let reportedFinishError = false;
   let warnedBodyRead = false;
 
@@ -45,6 +45,7 @@ export function createRequestHooks(binding: RequestBinding<FastifyRequest>): Req
         request.headers,
         () => request.protocol === 'https',
         capturing ? request.method : undefined,
+        request.url,
       );
     } catch (error) {
       // start() already contains the user's context() errors; anything else still must not fail the request.

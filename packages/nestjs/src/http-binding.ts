@@ -137,7 +137,13 @@ export class CanaryHttpBinding implements OnModuleInit, OnApplicationShutdown {
     let state = stateOf(req);
     if (state === undefined) {
       state = {
-        core: this.#binding.start(req, req.headers, () => isSecure(req), req.method ?? 'GET'),
+        core: this.#binding.start(
+          req,
+          req.headers,
+          () => isSecure(req),
+          req.method ?? 'GET',
+          (req as { originalUrl?: string }).originalUrl ?? req.url,
+        ),
         response: undefined,
         route: undefined,
         flag: undefined,

@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import type { NormalizedRecorder, RecorderConfig } from '../recorder/config.js';
 import type { CanaryStore } from '../stores/store.js';
 import type { AttributeValue, EvalContext } from '../types.js';
 import type {
@@ -160,6 +161,8 @@ export interface CanaryConfig {
   shadow?: ShadowConfig | readonly ShadowConfig[];
   /** The rollout controller in this process: analysis source, webhook, leadership. */
   rollout?: RolloutRuntimeConfig;
+  /** Record sampled requests, redacted, to a size-rotated JSONL file for replay (docs/recording-format.md). */
+  recorder?: RecorderConfig | false;
 }
 
 export interface NormalizedConfig {
@@ -172,4 +175,5 @@ export interface NormalizedConfig {
   readonly service: { readonly version: string };
   readonly shadows: readonly NormalizedShadow[];
   readonly rollout: NormalizedRolloutRuntime;
+  readonly recorder: NormalizedRecorder | undefined;
 }

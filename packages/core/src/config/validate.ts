@@ -1,4 +1,5 @@
 import { parseSemver } from '../evaluation/semver.js';
+import { validateRecorder } from '../recorder/config.js';
 import type { CanaryStore } from '../stores/store.js';
 import { CanaryConfigError, type ConfigIssue } from './errors.js';
 import { childPath } from './path.js';
@@ -367,7 +368,16 @@ function validateService(value: unknown, issues: Issues): NormalizedConfig['serv
   return { version: value.version };
 }
 
-const TOP_KEYS = new Set(['flags', 'overrides', 'store', 'metrics', 'service', 'shadow', 'rollout']);
+const TOP_KEYS = new Set([
+  'flags',
+  'overrides',
+  'store',
+  'metrics',
+  'service',
+  'shadow',
+  'rollout',
+  'recorder',
+]);
 
 /** Validates a whole config. Throws CanaryConfigError listing every issue, and nothing else, for any input. */
 export function parseConfig(input: unknown): NormalizedConfig {
@@ -381,6 +391,7 @@ export function parseConfig(input: unknown): NormalizedConfig {
       service: { version: 'stable' },
       shadows: [],
       rollout: validateRolloutRuntime(undefined, []),
+      recorder: undefined,
     };
   }
   if (!isPlainObject(input)) {
@@ -394,6 +405,7 @@ export function parseConfig(input: unknown): NormalizedConfig {
   const service = validateService(input.service, issues);
   const shadows = validateShadows(input.shadow, issues);
   const rollout = validateRolloutRuntime(input.rollout, issues);
+  const recorder = validateRecorder(input.recorder, issues);
   if (issues.length > 0) throw new CanaryConfigError(issues);
-  return { flags, overrides, store, metrics, service, shadows, rollout };
+  return { flags, overrides, store, metrics, service, shadows, rollout, recorder };
 }

@@ -59,6 +59,8 @@ export interface RequestState {
   readonly startedAt: number;
   /** What the adapter should capture; undefined when nothing needs the bodies (no shadow targets). */
   readonly capture: ExchangeCapture | undefined;
+  /** The recorder sampled this request: it is recorded when it finishes. */
+  readonly recording?: boolean;
 }
 
 /** What an adapter knows about a finished exchange, beyond method, route and status. */
@@ -110,16 +112,20 @@ export class RequestBinding<Req> {
     }
   }
 
-  /** Whether the exchange's bodies are captured, and up to what size: only when shadow targets exist. */
-  #capture(method: string): ExchangeCapture | undefined {
+  /**
+   * Whether the exchange's bodies are captured, and up to what size: for shadow targets, for upstream proxying
+   * after a body parser, and for a request the recorder sampled.
+   */
+  #capture(method: string, recording: boolean): ExchangeCapture | undefined {
     const canary = this.canary;
     // Upstream proxying needs the raw body too when a body parser consumes the stream before the route runs.
     const upstreamLimit =
       canary.hasUpstreams && method !== 'GET' && method !== 'HEAD' ? UPSTREAM_BODY_LIMIT : 0;
-    if (!canary.hasShadows && upstreamLimit === 0) return undefined;
+    const recorder = recording ? canary.recorder : undefined;
+    if (!canary.hasShadows && upstreamLimit === 0 && recorder === undefined) return undefined;
     return new ExchangeCapture(
-      Math.max(canary.shadowCaptureLimit(method), upstreamLimit),
-      canary.shadowResponseLimit,
+      Math.max(canary.shadowCaptureLimit(method), upstreamLimit, recorder?.requestLimit ?? 0),
+      Math.max(canary.shadowResponseLimit, recorder?.responseLimit ?? 0),
     );
   }
 
@@ -132,7 +138,13 @@ export class RequestBinding<Req> {
    * Called when a request arrives. `secure` says whether it came over HTTPS, for the cookie's Secure flag; pass a
    * function when finding out costs something (it is called only when a cookie is issued).
    */
-  start(req: Req, headers: RequestHeaders, secure: boolean | (() => boolean), method?: string): RequestState {
+  start(
+    req: Req,
+    headers: RequestHeaders,
+    secure: boolean | (() => boolean),
+    method?: string,
+    url?: string,
+  ): RequestState {
     const startedAt = performance.now();
     const canary = this.canary;
     let base: EvalContext | null | undefined;
@@ -171,8 +183,10 @@ export class RequestBinding<Req> {
         setCookie = serializeCookie(sticky.name, id, sticky.auto ? { ...sticky, secure: isSecure } : sticky);
       }
     }
-    const capture = method === undefined ? undefined : this.#capture(method);
-    return { canary: canary.forContext(context), setCookie, startedAt, capture };
+    const recording =
+      method !== undefined && url !== undefined && (canary.recorder?.sample(method, url) ?? false);
+    const capture = method === undefined ? undefined : this.#capture(method, recording);
+    return { canary: canary.forContext(context), setCookie, startedAt, capture, recording };
   }
 
   /**
@@ -205,7 +219,26 @@ export class RequestBinding<Req> {
         seconds,
       );
     const capture = state.capture;
-    if (capture !== undefined && exchange !== undefined) {
+    if (state.recording && capture !== undefined && exchange !== undefined) {
+      canary.recorder?.record({
+        method,
+        url: exchange.url,
+        headers: exchange.requestHeaders,
+        body: capture.request?.toBuffer(),
+        bodyTruncated:
+          (capture.request?.truncated ?? false) ||
+          (hasBody(exchange.requestHeaders) && !capture.requestComplete),
+        version:
+          exchange.servedBy ??
+          (flag === undefined ? canary.serviceVersion : state.canary.evaluate(flag).version),
+        status: statusCode,
+        responseHeaders: exchange.responseHeaders,
+        responseBody: capture.response.toBuffer(),
+        responseTruncated: capture.response.truncated,
+        durationMs: seconds * 1000,
+      });
+    }
+    if (capture !== undefined && exchange !== undefined && canary.hasShadows) {
       const context = state.canary.context;
       const identity = context.userId ?? context.sessionId;
       canary.mirror({ method, url: exchange.url, identity }, flag, exchange.shadow, () => ({

@@ -14,6 +14,7 @@ export interface MetricsSource {
   forEachFailover(visit: (flag: string, reason: string, count: number) => void): void;
   forEachRollout(visit: (flag: string, stepIndex: number, phase: string) => void): void;
   forEachAnalysisCount(visit: (flag: string, verdict: string, count: number) => void): void;
+  forEachRecorderCount(visit: (outcome: string, count: number) => void): void;
 }
 
 export const DEFAULT_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -146,6 +147,16 @@ export class RegistryMetrics {
       collect() {
         this.reset();
         for (const s of sources) s.forEachAnalysisCount((flag, verdict, n) => this.inc({ flag, verdict }, n));
+      },
+    });
+    new Counter({
+      name: 'canary_kit_recorder_records_total',
+      help: 'Sampled requests by what became of their record: written, dropped (full queue, closed) or error (redaction or disk failure)',
+      labelNames: ['outcome'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of sources) s.forEachRecorderCount((outcome, n) => this.inc({ outcome }, n));
       },
     });
     new Counter({
