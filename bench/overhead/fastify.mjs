@@ -27,6 +27,7 @@ const VARIANTS = {
   bare: 'bare Fastify',
   'canary-kit': 'Fastify + @canary-kit/fastify (plugin, bound-flag decision, version-labelled histogram)',
   'fastify-metrics': 'Fastify + fastify-metrics (defaults: route histogram + summary)',
+  'empty-hooks': 'Fastify + an empty onRequest and onResponse hook (the floor of any hook-based plugin)',
 };
 
 // ── server side: `node fastify.mjs --serve <variant>` ─────────────────────────────────────────────────
@@ -57,6 +58,11 @@ async function serve(variant) {
       canaryHandler({ canary: hello, stable: hello }),
     );
     close = () => canary.close();
+  } else if (variant === 'empty-hooks') {
+    // The floor any hook-based plugin pays: an onRequest and an onResponse hook that do nothing.
+    app.addHook('onRequest', (_request, _reply, done) => done());
+    app.addHook('onResponse', (_request, _reply, done) => done());
+    app.get('/hello', hello);
   } else if (variant === 'fastify-metrics') {
     const { default: metrics } = await import('fastify-metrics');
     await app.register(metrics.default ?? metrics, { endpoint: '/metrics' });
