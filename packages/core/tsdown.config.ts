@@ -1,12 +1,4 @@
 import { defineConfig } from 'tsdown';
+import { packageBuild } from '../../tsdown.base.ts';
 
-export default defineConfig({
-  entry: ['src/index.ts'],
-  format: 'esm',
-  platform: 'node',
-  target: 'node20.19',
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  fixedExtension: false,
-});
+export default defineConfig(packageBuild);
