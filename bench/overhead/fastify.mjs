@@ -28,6 +28,7 @@ const VARIANTS = {
   'canary-kit': 'Fastify + @canary-kit/fastify (plugin, bound-flag decision, version-labelled histogram)',
   'fastify-metrics': 'Fastify + fastify-metrics (defaults: route histogram + summary)',
   'empty-hooks': 'Fastify + an empty onRequest and onResponse hook (the floor of any hook-based plugin)',
+  'core-hooks': "Fastify + canary-kit core's RequestBinding in two plain hooks (no adapter)",
 };
 
 // ── server side: `node fastify.mjs --serve <variant>` ─────────────────────────────────────────────────
@@ -57,6 +58,25 @@ async function serve(variant) {
       { config: { canary: { flag: FLAG } } },
       canaryHandler({ canary: hello, stable: hello }),
     );
+    close = () => canary.close();
+  } else if (variant === 'core-hooks') {
+    // canary-kit's core work in two plain hooks, without the adapter: what the adapter adds is the difference.
+    const { createCanary, RequestBinding } = await import(join(root, 'packages/core/dist/index.js'));
+    const canary = createCanary({ flags: { [FLAG]: { percentage: 50 } } });
+    const binding = new RequestBinding(canary, {
+      context: (request) => ({ userId: request.headers[USER_HEADER] }),
+    });
+    const states = new WeakMap();
+    app.addHook('onRequest', (request, _reply, done) => {
+      states.set(request, binding.start(request, request.headers, false));
+      done();
+    });
+    app.addHook('onResponse', (request, reply, done) => {
+      const state = states.get(request);
+      binding.finish(state, request.method, request.routeOptions.url, reply.statusCode, FLAG);
+      done();
+    });
+    app.get('/hello', hello);
     close = () => canary.close();
   } else if (variant === 'empty-hooks') {
     // The floor any hook-based plugin pays: an onRequest and an onResponse hook that do nothing.
