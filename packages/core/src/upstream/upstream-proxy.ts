@@ -136,15 +136,24 @@ export class UpstreamProxy {
     else if (request.headers['content-length'] !== undefined)
       headers['content-length'] = String(request.headers['content-length']);
 
+    // undici's own headersTimeout runs on coarse timers (≈ 1 s granularity): a precise deadline of our own
+    // aborts the request when the upstream has not answered in time. It is cleared once headers arrive, so it
+    // never cuts a body being streamed (bodyTimeout guards that).
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), this.#options.timeoutMs);
+    timer.unref();
     try {
-      const response = await this.#pool.request({
-        method: request.method as 'GET',
-        path: this.#basePath + request.url,
-        headers,
-        body: request.body ?? null,
-        headersTimeout: this.#options.timeoutMs,
-        bodyTimeout: this.#options.bodyTimeoutMs,
-      });
+      const response = await this.#pool
+        .request({
+          method: request.method as 'GET',
+          path: this.#basePath + request.url,
+          headers,
+          body: request.body ?? null,
+          signal: deadline.signal,
+          headersTimeout: this.#options.timeoutMs,
+          bodyTimeout: this.#options.bodyTimeoutMs,
+        })
+        .finally(() => clearTimeout(timer));
       if (response.statusCode >= 500 && idempotent) {
         // Destroying a body undici is still reading emits an abort error: listen, or it crashes the process.
         response.body.on('error', () => {});
@@ -162,7 +171,8 @@ export class UpstreamProxy {
       };
     } catch (error) {
       this.#breaker?.failure();
-      return { ok: false, reason: reasonOf(error), failover: idempotent, error: error as Error };
+      const reason = deadline.signal.aborted ? 'timeout' : reasonOf(error);
+      return { ok: false, reason, failover: idempotent, error: error as Error };
     }
   }
 
