@@ -1,17 +1,11 @@
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { parseRecord, type ReadRecord, readRecordings as readCoreRecordings } from '@canary-kit/core';
 
 /**
- * Reads recordings, one JSON object a line, in two formats:
- *
- * - canary-kit JSONL v1: `{ v: 1, id, ts, method, url, headers, body (base64), body_truncated, version, status,
- *   response_headers, response_body (base64), duration_ms }`;
- * - the hex format: `{ method, path, headers, body_hex, timestamp }` (no response).
- *
- * A stand-in with the signature of core's `readRecordings` (packages/core/src/recorder/read-recording.ts,
- * being written): when that lands, this module goes and the import in replay/run.ts points at core.
- * Blank lines are skipped; a line that is not a valid record yields `{ line, file, error }` and reading
- * goes on. A file that cannot be read yields one error with line 0 (as core's reader does).
+ * The replay's view of a recording. Reading and parsing are core's (`readRecordings`, `parseRecord`: JSONL v1
+ * and hex-body lines, see docs/recording-format.md); this module only maps core's records — the raw v1 shape,
+ * base64 bodies, an ISO `ts`, `status: null` without a response — to what the replay sends and compares, and
+ * rejects the few records that parse but cannot be replayed (a URL that is not a path, an unknown date, a
+ * header name that cannot be sent). A rejected record is reported like a malformed line: `{ line, file, error }`.
  */
 
 export type HeaderValues = Record<string, string | string[]>;
@@ -48,28 +42,21 @@ export type RecordingEntry =
   | { readonly line: number; readonly file: string; readonly record: RecordedRequest }
   | { readonly line: number; readonly file: string; readonly error: string };
 
+/** Core's reader, each record mapped for the replay. A file that cannot be read yields one error, line 0. */
 export async function* readRecordings(paths: readonly string[]): AsyncIterable<RecordingEntry> {
-  for (const file of paths) {
-    const input = createReadStream(file);
-    const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
-    let line = 0;
-    try {
-      for await (const text of lines) {
-        line++;
-        if (text.trim() === '') continue;
-        const parsed = parseLine(line === 1 && text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-        yield typeof parsed === 'string' ? { line, file, error: parsed } : { line, file, record: parsed };
-      }
-    } catch (error) {
-      yield { line: 0, file, error: `cannot read: ${(error as Error).message}` };
-    } finally {
-      lines.close();
-      input.destroy();
+  for await (const entry of readCoreRecordings(paths)) {
+    if ('error' in entry) {
+      yield { line: entry.line, file: entry.file, error: entry.error };
+      continue;
     }
+    const mapped = toRequest(entry.record);
+    yield typeof mapped === 'string'
+      ? { line: entry.line, file: entry.file, error: mapped }
+      : { line: entry.line, file: entry.file, record: mapped };
   }
 }
 
-/** One line: the record, or why it is not one. */
+/** One line: the record, or why it is not one (core's parser, then `toRequest`). */
 export function parseLine(text: string): RecordedRequest | string {
   let value: unknown;
   try {
@@ -77,180 +64,73 @@ export function parseLine(text: string): RecordedRequest | string {
   } catch (error) {
     return `malformed JSON: ${(error as Error).message}`;
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return 'not a JSON object';
-  const o = value as Record<string, unknown>;
-  if ('v' in o) return parseV1(o);
-  if ('body_hex' in o || ('path' in o && !('url' in o))) return parseHex(o);
-  return 'neither a v1 record (no "v") nor a hex-body record (no "path"/"body_hex")';
-}
-
-class Invalid extends Error {}
-
-function parseV1(o: Record<string, unknown>): RecordedRequest | string {
-  try {
-    if (o.v !== 1) throw new Invalid(`v: unsupported version ${JSON.stringify(o.v)} (expected 1)`);
-    const recordedStatus = o.status === undefined || o.status === null ? undefined : status(o.status);
-    const responseHeaders = headers(o.response_headers, 'response_headers');
-    const responseBody = base64(o.response_body, 'response_body');
-    const bodyTruncated = bool(o.response_body_truncated, 'response_body_truncated');
-    const durationMs = duration(o.duration_ms);
-    // A status alone (recorded without `withResponse`) is not an answer to compare a body with.
-    const response: RecordedResponse | undefined =
-      recordedStatus !== undefined && responseBody !== undefined
-        ? { status: recordedStatus, headers: responseHeaders, body: responseBody, bodyTruncated, durationMs }
-        : undefined;
-    return {
-      format: 'v1',
-      id: optionalString(o.id, 'id'),
-      ts: timestamp(o.ts, 'ts'),
-      method: method(o.method),
-      url: url(o.url, 'url'),
-      headers: headers(o.headers, 'headers'),
-      body: base64(o.body, 'body'),
-      bodyTruncated: bool(o.body_truncated, 'body_truncated'),
-      version: optionalString(o.version, 'version'),
-      response,
-    };
-  } catch (error) {
-    if (error instanceof Invalid) return error.message;
-    throw error;
-  }
-}
-
-function parseHex(o: Record<string, unknown>): RecordedRequest | string {
-  try {
-    return {
-      format: 'hex',
-      id: optionalString(o.id, 'id'),
-      ts: timestamp(o.timestamp, 'timestamp'),
-      method: method(o.method),
-      url: url(o.path, 'path'),
-      headers: headers(o.headers, 'headers'),
-      body: hex(o.body_hex),
-      bodyTruncated: false,
-      version: undefined,
-      response: undefined,
-    };
-  } catch (error) {
-    if (error instanceof Invalid) return error.message;
-    throw error;
-  }
+  const result = parseRecord(value, '');
+  return 'error' in result ? result.error : toRequest(result.record);
 }
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
-function method(value: unknown): string {
-  if (typeof value !== 'string' || !TOKEN.test(value)) throw new Invalid('method: must be an HTTP method');
-  return value.toUpperCase();
+/** Core's record as the replay uses it, or why it cannot be replayed. */
+export function toRequest(record: ReadRecord): RecordedRequest | string {
+  const url = pathOf(record.url);
+  if (url === undefined) return `url: must be a path like /items?page=2`;
+  if (/[\s\p{Cc}]/u.test(url)) return 'url: contains spaces or control characters';
+  let ts: number | undefined;
+  if (record.ts !== null) {
+    ts = Date.parse(record.ts);
+    if (Number.isNaN(ts)) return `ts: must be a date or an epoch time`;
+  }
+  const headers = lowerCased(record.headers, 'headers');
+  if (typeof headers === 'string') return headers;
+  let response: RecordedResponse | undefined;
+  // A status alone (recorded without `withResponse`) is not an answer to compare a body with.
+  if (record.status !== null && record.response_body !== null) {
+    if (record.status < 100 || record.status > 999) return 'status: must be an HTTP status code';
+    const responseHeaders = lowerCased(record.response_headers ?? {}, 'response_headers');
+    if (typeof responseHeaders === 'string') return responseHeaders;
+    response = {
+      status: record.status,
+      headers: responseHeaders,
+      body: Buffer.from(record.response_body, 'base64'),
+      bodyTruncated: record.response_body_truncated,
+      // A negative duration (a clock step on the recording host) says nothing: treated as unknown.
+      durationMs: record.duration_ms !== null && record.duration_ms >= 0 ? record.duration_ms : undefined,
+    };
+  }
+  return {
+    format: record.format,
+    id: record.id === '' ? undefined : record.id,
+    ts,
+    method: record.method,
+    url,
+    headers,
+    body: record.body === '' ? undefined : Buffer.from(record.body, 'base64'),
+    bodyTruncated: record.body_truncated,
+    version: record.version ?? undefined,
+    response,
+  };
 }
 
-function url(value: unknown, field: string): string {
-  if (typeof value !== 'string' || value === '')
-    throw new Invalid(`${field}: must be a path like /items?page=2`);
-  if (value.startsWith('/')) {
-    if (/[\s\p{Cc}]/u.test(value)) throw new Invalid(`${field}: contains spaces or control characters`);
-    return value;
+/** `/path?query` as is; an absolute http(s) URL's path and query; anything else undefined. */
+function pathOf(url: string): string | undefined {
+  if (url.startsWith('/')) return url;
+  if (!/^https?:\/\//i.test(url)) return undefined;
+  try {
+    const parsed = new URL(url);
+    return parsed.pathname + parsed.search;
+  } catch {
+    return undefined;
   }
-  if (/^https?:\/\//i.test(value)) {
-    try {
-      const parsed = new URL(value);
-      return parsed.pathname + parsed.search;
-    } catch {
-      // Falls through to the error below.
-    }
-  }
-  throw new Invalid(`${field}: must be a path starting with / (got ${JSON.stringify(value.slice(0, 60))})`);
 }
 
-/** An object of header values, or a list of `[name, value]` pairs (Python's `list(headers.items())`). */
-function headers(value: unknown, field: string): HeaderValues {
-  if (value === undefined || value === null) return {};
-  if (typeof value !== 'object') throw new Invalid(`${field}: must be an object of header values`);
+/** Lower-cased names (a name repeated in another case keeps every value); a name that cannot be sent fails. */
+function lowerCased(headers: HeaderValues, field: string): HeaderValues | string {
   const out: HeaderValues = {};
-  const add = (name: unknown, v: unknown, where: string) => {
-    if (typeof name !== 'string' || !TOKEN.test(name))
-      throw new Invalid(`${where}: ${JSON.stringify(name)} is not a header name`);
-    let text: string | string[];
-    if (typeof v === 'string') text = v;
-    else if (typeof v === 'number' || typeof v === 'boolean') text = String(v);
-    else if (Array.isArray(v) && v.every((item) => typeof item === 'string')) text = v as string[];
-    else throw new Invalid(`${where}: must be a string or an array of strings`);
+  for (const [name, value] of Object.entries(headers)) {
+    if (!TOKEN.test(name)) return `${field}.${name}: ${JSON.stringify(name)} is not a header name`;
     const key = name.toLowerCase();
     const previous = out[key];
-    // A repeated name (two Set-Cookie pairs, or names differing in case) keeps every value.
-    out[key] = previous === undefined ? text : [...[previous].flat(), ...[text].flat()];
-  };
-  if (Array.isArray(value)) {
-    value.forEach((pair: unknown, i) => {
-      if (!Array.isArray(pair) || pair.length !== 2)
-        throw new Invalid(`${field}[${i}]: must be a [name, value] pair`);
-      add(pair[0], pair[1], `${field}[${i}]`);
-    });
-    return out;
+    out[key] = previous === undefined ? value : [...[previous].flat(), ...[value].flat()];
   }
-  for (const [name, v] of Object.entries(value as Record<string, unknown>)) add(name, v, `${field}.${name}`);
   return out;
-}
-
-const BASE64 = /^(?:[A-Za-z0-9+/_-]{4})*(?:[A-Za-z0-9+/_-]{2}(?:==)?|[A-Za-z0-9+/_-]{3}=?)?$/;
-
-function base64(value: unknown, field: string): Buffer | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string' || !BASE64.test(value)) throw new Invalid(`${field}: must be base64`);
-  return Buffer.from(value, value.includes('-') || value.includes('_') ? 'base64url' : 'base64');
-}
-
-function hex(value: unknown): Buffer | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string' || value.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(value))
-    throw new Invalid('body_hex: must be an even number of hex digits');
-  return Buffer.from(value, 'hex');
-}
-
-function bool(value: unknown, field: string): boolean {
-  if (value === undefined || value === null) return false;
-  if (typeof value !== 'boolean') throw new Invalid(`${field}: must be true or false`);
-  return value;
-}
-
-function status(value: unknown): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 100 || value > 999)
-    throw new Invalid('status: must be an HTTP status code');
-  return value;
-}
-
-function duration(value: unknown): number | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'number' || !(value >= 0 && value < Number.POSITIVE_INFINITY))
-    throw new Invalid('duration_ms: must be a number >= 0');
-  return value;
-}
-
-function optionalString(value: unknown, field: string): string | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number') return String(value);
-  throw new Invalid(`${field}: must be a string`);
-}
-
-/**
- * Epoch milliseconds from a date string or an epoch number (or numeric string) in seconds, milliseconds,
- * microseconds or nanoseconds, told apart by magnitude as the recording format documents: below 10^11 is
- * seconds (10^11 ms is 1973, 10^11 s the year 5138), then ms below 10^14, µs below 10^17, else ns.
- */
-function timestamp(value: unknown, field: string): number | undefined {
-  if (value === undefined || value === null) return undefined;
-  const n =
-    typeof value === 'number'
-      ? value
-      : typeof value === 'string' && /^\d+(\.\d+)?$/.test(value)
-        ? Number(value)
-        : undefined;
-  if (n !== undefined && Number.isFinite(n) && n >= 0)
-    return n < 1e11 ? n * 1000 : n < 1e14 ? n : n < 1e17 ? n / 1e3 : n / 1e6;
-  if (typeof value === 'string') {
-    const ms = Date.parse(value);
-    if (!Number.isNaN(ms)) return ms;
-  }
-  throw new Invalid(`${field}: must be a date or an epoch time`);
 }

@@ -4,7 +4,7 @@ import { type CapturedResponse, compareResponses, outboundHeaders } from '@canar
 import { InputError } from '../errors.js';
 import { OutboundClient, OutboundError, type OutboundResponse } from '../outbound.js';
 import { type ProgressMode, type ProgressWriter, startProgress } from '../progress.js';
-// The recording reader: swap for core's `readRecordings` once packages/core/src/recorder lands.
+// The recording reader: core's `readRecordings`, mapped to the replay's records.
 import { type RecordedRequest, readRecordings } from '../read.js';
 import { type Failure, type Origin, ReplayAggregate, type Side } from './aggregate.js';
 import type { ReplayOptions } from './options.js';
