@@ -11,8 +11,13 @@ import type {
   NormalizedOverrides,
 } from './config/types.js';
 import { isPlainObject, parseConfig, parseFlags, validatePercentage } from './config/validate.js';
-import { type CompiledFlag, compileFlag, unknownFlagDecision } from './evaluation/compile.js';
-import { evaluateFlag } from './evaluation/evaluate.js';
+import {
+  type CompiledFlag,
+  compileFlag,
+  type StickinessKey,
+  unknownFlagDecision,
+} from './evaluation/compile.js';
+import { evaluateFlag, identityFrom } from './evaluation/evaluate.js';
 import { type CanaryEvents, type ChangeSource, SafeEmitter } from './events.js';
 import {
   DEFAULT_BUCKETS,
@@ -146,8 +151,9 @@ export class Canary {
   #malformedCookies = 0;
   readonly #decisionCounts = new Map<string, Float64Array>();
   readonly #unknownFlagCounts = new Map<string, number>();
+  readonly #unknownDecisions = new Map<string, Decision>();
   /** Flags bucketing by `sessionId`, with the stickiness keys tried before it. */
-  #sessionFlags: { readonly before: readonly string[] }[] = [];
+  #sessionFlags: { readonly before: readonly StickinessKey[] }[] = [];
   readonly #metrics: RegistryMetrics | undefined;
   readonly #metricsSource: MetricsSource | undefined;
   readonly serviceVersion: string;
@@ -271,7 +277,13 @@ export class Canary {
         message: `flag "${key}" is not configured; serving stable (reported once per flag)`,
       });
     }
-    return unknownFlagDecision(key);
+    // One frozen decision per unknown key (bounded like the series), not an allocation per request.
+    let decision = this.#unknownDecisions.get(key);
+    if (decision === undefined) {
+      decision = unknownFlagDecision(key);
+      if (this.#unknownDecisions.size < MAX_UNKNOWN_FLAG_SERIES) this.#unknownDecisions.set(key, decision);
+    }
+    return decision;
   }
 
   #overrideFor(flag: string, context: EvalContext) {
@@ -450,17 +462,7 @@ export class Canary {
    */
   needsSessionId(context: EvalContext): boolean {
     if (typeof context.sessionId === 'string' && context.sessionId !== '') return false;
-    const attributes = context.attributes;
-    const has = (key: string) => {
-      const v =
-        key === 'userId' || key === 'tenantId' || key === 'ip'
-          ? context[key]
-          : attributes !== null && typeof attributes === 'object' && Object.hasOwn(attributes, key)
-            ? attributes[key]
-            : undefined;
-      return (typeof v === 'string' && v !== '') || (typeof v === 'number' && Number.isFinite(v));
-    };
-    return this.#sessionFlags.some((f) => !f.before.some(has));
+    return this.#sessionFlags.some((f) => identityFrom(f.before, context) === undefined);
   }
 
   /** Reports a failure off the request path (an adapter's metrics hook, a shadow copy) through `error`. */
@@ -711,16 +713,17 @@ export class Canary {
   #install(flags: FlagsConfig, rollouts: Readonly<Record<string, RolloutState>>, source: ChangeSource): void {
     const before = this.#flags;
     const compiled = new Map<string, CompiledFlag>();
-    const sessionFlags: { before: string[] }[] = [];
+    const sessionFlags: { before: StickinessKey[] }[] = [];
     for (const [key, flag] of Object.entries(flags)) {
       let counts = this.#decisionCounts.get(key);
       if (counts === undefined) {
         counts = new Float64Array(REASONS.length * 2);
         this.#decisionCounts.set(key, counts);
       }
-      compiled.set(key, compileFlag(key, flag, rollouts[key]?.phase === 'rolled-back', counts));
+      const compiledFlag = compileFlag(key, flag, rollouts[key]?.phase === 'rolled-back', counts);
+      compiled.set(key, compiledFlag);
       const at = flag.stickiness.indexOf('sessionId');
-      if (at !== -1) sessionFlags.push({ before: flag.stickiness.slice(0, at) });
+      if (at !== -1) sessionFlags.push({ before: compiledFlag.stickiness.slice(0, at) });
     }
     this.#sessionFlags = sessionFlags;
     this.#syncUpstreams(flags);

@@ -1,12 +1,16 @@
 import type { OverrideValue } from '../overrides/parse.js';
 import type { Decision, EvalContext } from '../types.js';
-import type { CompiledFlag } from './compile.js';
+import type { CompiledFlag, StickinessKey } from './compile.js';
 import { murmur3BucketResume } from './murmur3.js';
 import { unleashNormalizedValue } from './unleash-hash.js';
 
 /** The stickiness identity: the first key whose value is a non-empty string or a finite number. */
 export function identityOf(flag: CompiledFlag, context: EvalContext): string | undefined {
-  const keys = flag.stickiness;
+  return identityFrom(flag.stickiness, context);
+}
+
+/** The identity `keys` find in `context` (also asked by adapters: does a session id need issuing?). */
+export function identityFrom(keys: readonly StickinessKey[], context: EvalContext): string | undefined {
   for (let i = 0; i < keys.length; i++) {
     const { key, standard } = keys[i]!;
     let value: unknown;
