@@ -10,6 +10,7 @@ import {
   createMemoryStore,
 } from '@canary-kit/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { until } from './support/until.js';
 
 const canaries: Canary[] = [];
 function make(config: Parameters<typeof createCanary>[0]) {
@@ -20,15 +21,6 @@ function make(config: Parameters<typeof createCanary>[0]) {
 afterEach(async () => {
   await Promise.all(canaries.splice(0).map((c) => c.close()));
 });
-
-/** Resolves when `check` passes, polling; never a fixed sleep. */
-async function until(check: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('change events', () => {
   it('setPercentage emits change with before, after and source', async () => {

@@ -2,19 +2,12 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Canary, createCanary, createMemoryStore, type StepEvent } from '@canary-kit/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { until } from '../support/until.js';
 
 const closers: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
-
-async function until(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /** Feeds the in-process windows directly, as RequestBinding.finish does for a flag-bound route. */
 function feed(canary: Canary, flag: string) {

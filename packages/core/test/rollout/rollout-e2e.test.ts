@@ -14,21 +14,13 @@ import {
   type StepEvent,
 } from '@canary-kit/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { until } from '../support/until.js';
 
 const FLAG = 'checkout-v2';
 const closers: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
-
-/** Polls until `check` passes; never a fixed sleep. */
-async function until(check: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 interface Behaviour {
   /** Status the canary answers for its n-th request. */

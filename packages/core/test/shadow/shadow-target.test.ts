@@ -9,6 +9,7 @@ import {
   RequestBinding,
 } from '@canary-kit/core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { until } from '../support/until.js';
 
 /** A real HTTP server on 127.0.0.1:0. */
 async function serve(
@@ -23,14 +24,6 @@ const closers: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** The primary app: plain node:http with canary-kit's request binding, as an adapter would use it. */
 /** Request bodies as the primary's handler read them. */
