@@ -43,7 +43,7 @@ import {
   ShadowTarget,
 } from './shadow/shadow-target.js';
 import { MemoryStore } from './stores/memory-store.js';
-import type { CanaryStore, RolloutState, StoreContent, StoreDocument } from './stores/store.js';
+import type { CanaryStore, RolloutState, SaveOptions, StoreContent, StoreDocument } from './stores/store.js';
 import { type Decision, type EvalContext, REASONS, type Reason, type Version } from './types.js';
 import { FAILOVER_REASONS, type FailoverReason, UpstreamProxy } from './upstream/upstream-proxy.js';
 
@@ -319,18 +319,22 @@ export class Canary {
     return {
       flags: () => this.#flags,
       state: (flag) => this.#rollouts[flag],
-      transition: (flag, update) =>
-        this.#changeState('rollout', (flags, rollouts) => {
-          const config = flags[flag];
-          if (!config) return undefined;
-          const next = update(rollouts[flag], config);
-          if (!next) return undefined;
-          const nextFlags =
-            next.percentage === undefined
-              ? flags
-              : { ...flags, [flag]: { ...config, percentage: next.percentage } };
-          return { flags: nextFlags, rollouts: { ...rollouts, [flag]: next.state } };
-        }),
+      transition: (flag, update, options) =>
+        this.#changeState(
+          'rollout',
+          (flags, rollouts) => {
+            const config = flags[flag];
+            if (!config) return undefined;
+            const next = update(rollouts[flag], config);
+            if (!next) return undefined;
+            const nextFlags =
+              next.percentage === undefined
+                ? flags
+                : { ...flags, [flag]: { ...config, percentage: next.percentage } };
+            return { flags: nextFlags, rollouts: { ...rollouts, [flag]: next.state } };
+          },
+          options,
+        ),
       emitAnalysis: (e) => emit('analysis', e),
       emitStep: (e) => {
         emit('step', e);
@@ -679,16 +683,22 @@ export class Canary {
   #changeState(
     source: ChangeSource,
     update: (flags: FlagsConfig, rollouts: Readonly<Record<string, RolloutState>>) => StateUpdate | undefined,
+    options?: SaveOptions,
   ): Promise<boolean> {
     const first = update(this.#flags, this.#rollouts);
     if (first === undefined) return Promise.resolve(false);
     this.#install(first.flags, first.rollouts, source);
     const write = this.#writes.then(async () => {
       for (let attempt = 0; attempt < MAX_SAVE_ATTEMPTS; attempt++) {
-        const result = await this.#store.save(this.#content(), this.#revision);
+        const result = await this.#store.save(this.#content(), this.#revision, options);
         if (result.ok) {
           this.#revision = result.revision;
           return true;
+        }
+        // A fenced store refused a leader write (the lease is gone): take the store's document, write nothing.
+        if (result.fenced) {
+          if (result.current) this.#applyDocument(result.current);
+          return false;
         }
         // Someone else wrote first: take their document, redo our change on top of it, try again.
         if (result.current) this.#applyDocument(result.current);

@@ -203,6 +203,7 @@ export type {
   CanaryStore,
   RolloutPhase,
   RolloutState,
+  SaveOptions,
   SaveResult,
   StoreContent,
   StoreDocument,

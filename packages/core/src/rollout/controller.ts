@@ -3,7 +3,7 @@ import type { AnalysisSource } from '../analysis/source.js';
 import type { AnalysisWindows } from '../analysis/window.js';
 import type { FlagConfig, FlagsConfig } from '../config/types.js';
 import type { NormalizedRollout } from '../config/validate-rollout.js';
-import type { RolloutState } from '../stores/store.js';
+import type { RolloutState, SaveOptions } from '../stores/store.js';
 
 /** Every input and the verdict of one analysis, as the `analysis` event carries it. */
 export interface AnalysisEvent extends AnalysisResult {
@@ -63,6 +63,7 @@ export interface RolloutHost {
   transition(
     flag: string,
     update: (state: RolloutState | undefined, flag: FlagConfig) => Transition | undefined,
+    options?: SaveOptions,
   ): Promise<boolean>;
   emitAnalysis(event: AnalysisEvent): void;
   emitStep(event: StepEvent): void;
@@ -73,6 +74,9 @@ export interface RolloutHost {
   isLeader(): boolean | Promise<boolean>;
   now(): number;
 }
+
+/** Transitions made because this process is the leader: a fenced store rejects them once the lease is lost. */
+const LEADER: SaveOptions = Object.freeze({ leader: true });
 
 function fresh(flag: string, rollout: NormalizedRollout, now: number): Transition {
   return {
@@ -219,10 +223,13 @@ export class RolloutController {
     if (result.verdict === 'fail') {
       const failures = state.failures + 1;
       if (failures >= rollout.failureLimit) {
-        const done = await host.transition(flag, (s) =>
-          sameStep(s)
-            ? { state: { ...s, phase: 'rolled-back', failures, lastAnalysis: event }, percentage: 0 }
-            : undefined,
+        const done = await host.transition(
+          flag,
+          (s) =>
+            sameStep(s)
+              ? { state: { ...s, phase: 'rolled-back', failures, lastAnalysis: event }, percentage: 0 }
+              : undefined,
+          LEADER,
         );
         if (done) {
           this.#windows?.delete(flag);
@@ -236,8 +243,10 @@ export class RolloutController {
           });
         }
       } else {
-        await host.transition(flag, (s) =>
-          sameStep(s) ? { state: { ...s, failures, lastAnalysis: event } } : undefined,
+        await host.transition(
+          flag,
+          (s) => (sameStep(s) ? { state: { ...s, failures, lastAnalysis: event } } : undefined),
+          LEADER,
         );
       }
       return;
@@ -258,10 +267,13 @@ export class RolloutController {
       state.phase === 'progressing' &&
       rollout.maxStepDurationMs !== undefined &&
       now - state.stepStartedAt > rollout.maxStepDurationMs;
-    const done = await host.transition(flag, (s) =>
-      sameStep(s)
-        ? { state: { ...s, ...(stalled && { phase: 'paused' as const }), lastAnalysis: event } }
-        : undefined,
+    const done = await host.transition(
+      flag,
+      (s) =>
+        sameStep(s)
+          ? { state: { ...s, ...(stalled && { phase: 'paused' as const }), lastAnalysis: event } }
+          : undefined,
+      LEADER,
     );
     if (done && stalled) {
       host.emitStep({
@@ -278,16 +290,20 @@ export class RolloutController {
   async #start(flag: string, rollout: NormalizedRollout, previous: RolloutState | undefined): Promise<void> {
     const host = this.#host;
     const now = host.now();
-    const done = await host.transition(flag, (s) => {
-      // Someone else started it in the meantime (same build id): nothing to do.
-      if (
-        s &&
-        s !== previous &&
-        (rollout.canaryVersionId === undefined || s.canaryVersionId === rollout.canaryVersionId)
-      )
-        return undefined;
-      return fresh(flag, rollout, now);
-    });
+    const done = await host.transition(
+      flag,
+      (s) => {
+        // Someone else started it in the meantime (same build id): nothing to do.
+        if (
+          s &&
+          s !== previous &&
+          (rollout.canaryVersionId === undefined || s.canaryVersionId === rollout.canaryVersionId)
+        )
+          return undefined;
+        return fresh(flag, rollout, now);
+      },
+      LEADER,
+    );
     if (!done) return;
     this.#openWindow(flag, rollout);
     host.emitStep({
@@ -316,23 +332,28 @@ export class RolloutController {
     const last = next >= rollout.steps.length - 1;
     const percentage = last ? 100 : rollout.steps[next]!;
     const gate = !last && rollout.pauseAt.includes(percentage);
-    const done = await host.transition(flag, (s) => {
-      if (!s || s.stepIndex !== state.stepIndex || s.stepStartedAt !== state.stepStartedAt) return undefined;
-      const lastAnalysis = analysis ?? s.lastAnalysis;
-      return last
-        ? { state: { ...s, phase: 'complete', failures: 0, lastAnalysis }, percentage: 100 }
-        : {
-            state: {
-              ...s,
-              phase: gate ? 'paused' : 'progressing',
-              stepIndex: next,
-              stepStartedAt: now,
-              failures: 0,
-              lastAnalysis,
-            },
-            percentage,
-          };
-    });
+    const done = await host.transition(
+      flag,
+      (s) => {
+        if (!s || s.stepIndex !== state.stepIndex || s.stepStartedAt !== state.stepStartedAt)
+          return undefined;
+        const lastAnalysis = analysis ?? s.lastAnalysis;
+        return last
+          ? { state: { ...s, phase: 'complete', failures: 0, lastAnalysis }, percentage: 100 }
+          : {
+              state: {
+                ...s,
+                phase: gate ? 'paused' : 'progressing',
+                stepIndex: next,
+                stepStartedAt: now,
+                failures: 0,
+                lastAnalysis,
+              },
+              percentage,
+            };
+      },
+      cause === 'advanced' ? LEADER : undefined,
+    );
     if (!done) return false;
     const previousPercentage = rollout.steps[state.stepIndex] ?? 0;
     if (last) {

@@ -32,7 +32,22 @@ export interface StoreDocument extends StoreContent {
 
 export type SaveResult =
   | { readonly ok: true; readonly revision: number }
-  | { readonly ok: false; readonly current: StoreDocument | undefined };
+  | {
+      readonly ok: false;
+      readonly current: StoreDocument | undefined;
+      /** A fenced store refused a leader write: this process no longer holds the leader lease. */
+      readonly fenced?: boolean;
+    };
+
+/** Why a save is made. Stores without fencing ignore it. */
+export interface SaveOptions {
+  /**
+   * True for a transition the rollout controller makes because this process is the leader (a step, a failure
+   * count, an automatic rollback). A fenced store (Redis with a leader lease) rejects it once the lease is
+   * lost, so a stale leader never writes; a person's change (percentage, rollback, promote) is never fenced.
+   */
+  readonly leader?: boolean;
+}
 
 export interface StoreListener {
   /** A newer document, written by another process or edited by hand. */
@@ -47,7 +62,7 @@ export interface CanaryStore {
   /** The current document, or undefined when the store is empty. Rejects when the backing is unreadable. */
   load(): Promise<StoreDocument | undefined>;
   /** Compare-and-set: writes only when the store is at `expectedRevision` (0 = empty). */
-  save(content: StoreContent, expectedRevision: number): Promise<SaveResult>;
+  save(content: StoreContent, expectedRevision: number, options?: SaveOptions): Promise<SaveResult>;
   /** Pushes newer documents and errors to the listener; returns the unsubscribe function. */
   subscribe(listener: StoreListener): () => void;
   close(): Promise<void>;
