@@ -1,0 +1,100 @@
+// Every fenced code block of the README, the adapter quick starts and the migration guides is exercised:
+// programs run against the real packages with real servers and their answers are checked, shell commands are
+// checked against the scripts, packages and CLI that exist, JSON is parsed (and validated when it is a config),
+// samples of output are compared with what the code produces. A block is tied to its test by an HTML comment
+// right above it (`<!-- test: express GET /checkout -> 200 -->`, see support/run-block.ts); a block without
+// one fails this test, naming the file and line — new blocks are picked up by themselves.
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type CodeBlock, extractBlocks, ROOT } from './support/markdown.js';
+import { removeModules } from './support/modules.js';
+import {
+  checkCookieSample,
+  checkJsonBlock,
+  checkMetricsSample,
+  checkShellBlock,
+  checkTypesBlock,
+  checkWarningSample,
+} from './support/other-blocks.js';
+import { runCodeBlock } from './support/run-block.js';
+import { installStandIns } from './support/stand-ins.js';
+
+const mdIn = (dir: string) =>
+  !existsSync(join(ROOT, dir))
+    ? []
+    : readdirSync(join(ROOT, dir))
+        .filter((f) => f.endsWith('.md'))
+        .map((f) => `${dir}/${f}`);
+
+/** The documents whose every block is tested. */
+export const TESTED_DOCS = [
+  'README.md',
+  'docs/README.md',
+  ...mdIn('docs/adapters'),
+  ...mdIn('docs/migration'),
+  'docs/configuration.md',
+].filter((doc) => existsSync(join(ROOT, doc)));
+
+const HARNESSES = [
+  'core',
+  'express',
+  'fastify',
+  'nest',
+  'sh',
+  'json',
+  'metrics',
+  'cookie',
+  'warning',
+  'types',
+];
+
+async function runBlock(block: CodeBlock): Promise<void> {
+  const annotation = block.annotation;
+  if (!annotation) {
+    throw new Error(
+      `${block.where}: this \`\`\`${block.lang} block has no test. Put \`<!-- test: <harness> … -->\` on the line above it ` +
+        `(harnesses: ${HARNESSES.join(', ')}; see test/docs/support/run-block.ts).`,
+    );
+  }
+  const { harness, args } = annotation;
+  switch (harness) {
+    case 'core':
+    case 'express':
+    case 'fastify':
+    case 'nest':
+      expect(['ts', 'js'], `${block.where}: a ${harness} block is ts or js`).toContain(block.lang);
+      return runCodeBlock(block, harness, args);
+    case 'sh':
+      return checkShellBlock(block);
+    case 'json':
+      return checkJsonBlock(block, args);
+    case 'metrics':
+      return checkMetricsSample(block);
+    case 'cookie':
+      return checkCookieSample(block);
+    case 'warning':
+      return checkWarningSample(block, args);
+    case 'types':
+      return checkTypesBlock(block, args);
+    default:
+      throw new Error(`${block.where}: unknown harness "${harness}" (one of ${HARNESSES.join(', ')})`);
+  }
+}
+
+installStandIns();
+afterAll(() => removeModules());
+
+for (const doc of TESTED_DOCS) {
+  describe(doc, () => {
+    const blocks = extractBlocks(join(ROOT, doc));
+    it('has a test for each code block', () => {
+      const untested = blocks.filter((b) => !b.annotation).map((b) => b.where);
+      expect(untested, 'blocks without a <!-- test: … --> annotation').toEqual([]);
+    });
+    for (const block of blocks) {
+      it(`${block.where} (${block.lang || 'text'}, ${block.annotation?.harness ?? 'no test'})`, () =>
+        runBlock(block));
+    }
+  });
+}

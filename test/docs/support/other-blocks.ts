@@ -1,0 +1,241 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createCanary, parseConfig, parseFlags } from '@canary-kit/core';
+import canaryPlugin from '@canary-kit/fastify';
+import Fastify from 'fastify';
+import { expect } from 'vitest';
+import { parseReplayArgs } from '../../../packages/cli/src/replay/options.js';
+import { SIGN_OVERRIDE_USAGE } from '../../../packages/cli/src/sign-override.js';
+import { VECTORS_USAGE } from '../../../packages/cli/src/vectors.js';
+import { type CodeBlock, ROOT } from './markdown.js';
+
+/** Blocks that are not programs: shell commands, JSON, and samples of what canary-kit prints or sends. */
+
+const readJson = (file: string) => JSON.parse(readFileSync(join(ROOT, file), 'utf8'));
+
+function workspacePackages(): Map<string, { scripts: Record<string, string> }> {
+  const out = new Map<string, { scripts: Record<string, string> }>();
+  for (const dir of ['packages', 'examples']) {
+    for (const name of readdirSync(join(ROOT, dir))) {
+      const file = join(dir, name, 'package.json');
+      if (!existsSync(join(ROOT, file))) continue;
+      const pkg = readJson(file);
+      out.set(pkg.name, { scripts: pkg.scripts ?? {} });
+    }
+  }
+  return out;
+}
+
+/** Names a reader may install: our packages and every dependency some package.json of ours lists. */
+function installable(): Set<string> {
+  const names = new Set(workspacePackages().keys());
+  const files = [
+    'package.json',
+    ...readdirSync(join(ROOT, 'packages')).map((p) => `packages/${p}/package.json`),
+  ];
+  for (const file of files) {
+    if (!existsSync(join(ROOT, file))) continue;
+    const pkg = readJson(file);
+    for (const field of ['dependencies', 'devDependencies', 'peerDependencies']) {
+      for (const name of Object.keys(pkg[field] ?? {})) names.add(name);
+    }
+  }
+  return names;
+}
+
+/** Splits a command line into words, honouring single and double quotes. */
+function words(line: string): string[] {
+  const out: string[] = [];
+  for (const m of line.matchAll(/'([^']*)'|"([^"]*)"|(\S+)/g)) out.push(m[1] ?? m[2] ?? m[3]!);
+  return out;
+}
+
+const CLI_USAGE = readFileSync(join(ROOT, 'packages/cli/src/cli.ts'), 'utf8');
+
+/**
+ * Every command of a shell block is checked against what exists: root scripts and workspace packages'
+ * scripts for pnpm, package names for installs, files for node, and for `canary-kit replay` the real
+ * argument parser. Nothing is installed or run.
+ */
+export function checkShellBlock(block: CodeBlock): void {
+  const rootScripts = readJson('package.json').scripts as Record<string, string>;
+  const packages = workspacePackages();
+  const known = installable();
+  const commands = block.code
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.replace(/(^|\s)#.*$/, '').trim())
+    .filter(Boolean)
+    .flatMap((l) => l.split(/&&|\|\|/))
+    .map((c) => c.trim());
+  expect(commands.length, `${block.where}: no command`).toBeGreaterThan(0);
+  for (const command of commands) {
+    const label = `${block.where}: \`${command}\``;
+    const argv = words(command).filter(
+      (w, i, all) => !(/^[A-Z_]+=/.test(w) && all.slice(0, i).every((x) => /^[A-Z_]+=/.test(x))),
+    );
+    // npx -y pnpm@10 …, pnpm …, npx canary-kit …
+    while (argv[0] === 'npx' || argv[0] === '-y') argv.shift();
+    const tool = argv.shift()?.replace(/@[\d.]+$/, '');
+    if (tool === 'pnpm' || tool === 'npm' || tool === 'yarn') {
+      let args = argv;
+      let scripts = rootScripts;
+      if (args[0] === '--filter') {
+        const pkg = packages.get(args[1]!);
+        expect(pkg, `${label}: no workspace package ${args[1]}`).toBeDefined();
+        scripts = pkg!.scripts;
+        args = args.slice(2);
+      }
+      const [sub, ...rest] = args;
+      if (sub === 'install' || sub === 'i' || sub === 'add') {
+        for (const name of rest.filter((r) => !r.startsWith('-'))) {
+          expect(
+            known.has(name.replace(/(.)@[^/]*$/, '$1')),
+            `${label}: ${name} is not a package we use`,
+          ).toBe(true);
+        }
+      } else {
+        const script = sub === 'run' ? rest[0] : sub;
+        expect(Object.keys(scripts), `${label}: no script ${script}`).toContain(script);
+      }
+    } else if (tool === 'node') {
+      const file = argv.find((a) => !a.startsWith('-'));
+      expect(existsSync(join(ROOT, file ?? '')), `${label}: no file ${file}`).toBe(true);
+    } else if (tool === 'canary-kit') {
+      const [sub, ...rest] = argv;
+      expect(CLI_USAGE, `${label}: no subcommand ${sub}`).toContain(`case '${sub}':`);
+      if (sub === 'replay') expect(() => parseReplayArgs(rest), label).not.toThrow();
+      const usage = sub === 'sign-override' ? SIGN_OVERRIDE_USAGE : sub === 'vectors' ? VECTORS_USAGE : '';
+      for (const option of rest.filter((r) => r.startsWith('--'))) {
+        if (usage) expect(usage, `${label}: no option ${option}`).toContain(option);
+      }
+    } else {
+      throw new Error(`${label}: no check for the command ${tool}`);
+    }
+  }
+}
+
+/**
+ * `json [config|flags|code-in=<dir>]`: parses; a config or flags document must pass the real validator; with
+ * `code-in`, the error `code` it shows must be one the sources in that directory produce.
+ */
+export function checkJsonBlock(block: CodeBlock, kind: string): void {
+  let value: unknown;
+  expect(() => {
+    value = JSON.parse(block.code);
+  }, `${block.where}: not JSON`).not.toThrow();
+  if (kind.startsWith('code-in=')) {
+    const dir = join(ROOT, kind.slice('code-in='.length));
+    const code = (value as { code?: string }).code;
+    const sources = readdirSync(dir, { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => readFileSync(join(dir, f), 'utf8'))
+      .join('\n');
+    expect(code && sources.includes(`'${code}'`), `${block.where}: no code ${code} in ${dir}`).toBe(true);
+  }
+  if (kind === 'config') expect(() => parseConfig(value), block.where).not.toThrow();
+  if (kind === 'flags')
+    expect(() => parseFlags((value as { flags?: unknown }).flags ?? value), block.where).not.toThrow();
+}
+
+async function scrapeRealApp(): Promise<{ metrics: string; setCookie: string }> {
+  const canary = createCanary({
+    flags: { 'checkout-v2': { percentage: 10, stickiness: ['userId', 'sessionId'] } },
+    overrides: { trust: () => false },
+  });
+  const app = Fastify();
+  await app.register(canaryPlugin, {
+    canary,
+    context: (req) => ({ userId: req.headers['x-user-id'] as string | undefined }),
+    metricsRoute: '/metrics',
+  });
+  app.get('/checkout', { config: { canary: { flag: 'checkout-v2' } } }, async () => ({ ok: true }));
+  const base = await app.listen({ port: 0, host: '127.0.0.1' });
+  try {
+    const anonymous = await fetch(`${base}/checkout`);
+    const setCookie = anonymous.headers.get('set-cookie') ?? '';
+    for (let i = 0; i < 60; i++) await fetch(`${base}/checkout`, { headers: { 'x-user-id': `u-${i}` } });
+    await fetch(`${base}/checkout`, { headers: { 'x-user-id': 'u-1', 'x-canary': 'always' } });
+    return { metrics: await (await fetch(`${base}/metrics`)).text(), setCookie };
+  } finally {
+    await app.close();
+    await canary.close();
+  }
+}
+
+/**
+ * `metrics`: every sample line of the block names a series a real app exposes, with the same label names
+ * (values are the reader's: counts differ).
+ */
+export async function checkMetricsSample(block: CodeBlock): Promise<void> {
+  const { metrics } = await scrapeRealApp();
+  const series = new Set(
+    metrics
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'))
+      .map((l) => signature(l)),
+  );
+  for (const line of block.code.split('\n').filter((l) => l.trim())) {
+    expect([...series], `${block.where}: ${line}`).toContain(signature(line));
+  }
+}
+
+function signature(line: string): string {
+  const m = /^([\w:]+)(?:\{([^}]*)\})?/.exec(line.trim());
+  const labels = (m?.[2] ?? '')
+    .split(',')
+    .map((p) => p.split('=')[0]!.trim())
+    .filter(Boolean)
+    .sort();
+  return `${m?.[1]}{${labels.join(',')}}`;
+}
+
+/** `cookie`: the sample Set-Cookie header has the name and attributes a real anonymous request gets. */
+export async function checkCookieSample(block: CodeBlock): Promise<void> {
+  const { setCookie } = await scrapeRealApp();
+  const attrs = (header: string) =>
+    header
+      .replace(/^Set-Cookie:\s*/i, '')
+      .split(';')
+      .map((p) => p.trim())
+      .map((p, i) => (i === 0 ? p.split('=')[0] : p));
+  expect(attrs(setCookie), block.where).toEqual(attrs(block.code.trim()));
+}
+
+/**
+ * `warning <source file>`: the text of a warning shown in the docs is the message the source emits (the
+ * `(node:1234) [CODE] CanaryKitWarning:` prefix Node adds aside), so the docs cannot drift from the code.
+ */
+export function checkWarningSample(block: CodeBlock, sourceFile: string): void {
+  const source = readFileSync(join(ROOT, sourceFile), 'utf8');
+  // The message is a concatenation of string literals: join them, then compare with whitespace collapsed.
+  const literals = source
+    .replace(/(['"`])\s*\+\s*\n\s*(['"`])/g, '')
+    .replace(/\\'/g, "'")
+    .replace(/\s+/g, ' ');
+  const text = block.code
+    .replace(/^\(node:\d+\) \[[A-Z_]+\] CanaryKitWarning: /, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+  expect(literals, `${block.where}: not the message in ${sourceFile}`).toContain(text);
+}
+
+/**
+ * `types <source file>`: a block showing a type declaration (declaration merging, an options interface) shows
+ * what the source declares: each member line of the block, comments aside, is in the source file.
+ */
+export function checkTypesBlock(block: CodeBlock, sourceFile: string): void {
+  const source = readFileSync(join(ROOT, sourceFile), 'utf8').replace(/\s+/g, ' ');
+  const members = block.code
+    .split('\n')
+    .map((l) =>
+      l
+        .replace(/\/\/.*$/, '')
+        .replace(/[{}]/g, '')
+        .trim(),
+    )
+    .filter((l) => l && !l.startsWith('*'));
+  expect(members.length, block.where).toBeGreaterThan(0);
+  for (const member of members)
+    expect(source, `${block.where}: ${member} not in ${sourceFile}`).toContain(member);
+}
