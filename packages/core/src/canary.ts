@@ -19,6 +19,9 @@ import {
 } from './evaluation/compile.js';
 import { evaluateFlag, identityFrom } from './evaluation/evaluate.js';
 import { type CanaryEvents, type ChangeSource, SafeEmitter } from './events.js';
+import type { ExperimentOutcome } from './experiment/experiment.js';
+import { type Experiment, Experiments } from './experiment/experiments.js';
+import type { ExperimentOptions, ExperimentSettings } from './experiment/options.js';
 import {
   DEFAULT_BUCKETS,
   type MetricsSource,
@@ -76,6 +79,8 @@ export interface CanaryStats {
   readonly failovers: Readonly<Record<string, Readonly<Record<FailoverReason, number>>>>;
   /** Recorded requests: written, dropped, error. */
   readonly recorder: Readonly<Record<'written' | 'dropped' | 'error', number>> | undefined;
+  /** Experiment calls per experiment and outcome. */
+  readonly experiments: Readonly<Record<string, Readonly<Record<ExperimentOutcome, number>>>>;
 }
 
 function emptyOutcomes(): Record<OverrideOutcome, number> {
@@ -136,6 +141,27 @@ export class RequestCanary {
  */
 export class Canary {
   readonly #events = new SafeEmitter<CanaryEvents>();
+  readonly #experiments = new Experiments(
+    {
+      isCanary: (flag, context) => this.isCanary(flag, context as EvalContext | undefined),
+      duration: (experiment, side, seconds) =>
+        this.#metrics?.experimentDuration.observe({ experiment, side }, seconds),
+      wantsMismatch: () => this.#events.listenerCount('mismatch') > 0,
+      mismatch: (event) => this.#events.emit('mismatch', event),
+      error: (error) => this.#events.emit('error', error),
+      unobservable: (experiment) =>
+        this.#events.emit('warning', {
+          code: 'experiment-unobservable',
+          experiment,
+          message: `experiment "${experiment}": the control returned a thenable that is not a native Promise; observing it could run it twice, so the candidate did not run (counted as skipped)`,
+        }),
+    },
+    () =>
+      this.#events.emit('warning', {
+        code: 'experiment-limit',
+        message: 'more than 1000 experiment names: calls of the new ones are counted as "(other)"',
+      }),
+  );
   readonly #store: CanaryStore;
   readonly #ownsStore: boolean;
   readonly #overrides: NormalizedOverrides | undefined;
@@ -352,6 +378,31 @@ export class Canary {
       isLeader: isLeader ?? (() => true),
       now: Date.now,
     };
+  }
+
+  // ── experiments ──────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Runs `control` and returns exactly what it returns (the same value, the same promise) or throws exactly
+   * what it throws. For the calls `flag`/`percentage` select, `candidate` runs after the control settled,
+   * off the caller's path, under `timeoutMs` and `maxConcurrency`; the two results are compared and counted
+   * in `canary_kit_experiment_total`, with a `mismatch` event when they differ. See docs/experiments.md.
+   */
+  experiment<T>(name: string, options: ExperimentOptions<T>): T {
+    return this.#experiments.run(name, options);
+  }
+
+  /**
+   * An experiment whose settings are validated once, here (throws CanaryConfigError): call the returned
+   * function with `{ control, candidate, context }` per call. Cheaper per call than `experiment`.
+   */
+  defineExperiment<V = unknown>(name: string, settings: ExperimentSettings<V> = {}): Experiment<V> {
+    return this.#experiments.define(name, settings);
+  }
+
+  /** Experiment calls admitted and not finished yet: waiting for their control or running their candidate. */
+  experimentInFlight(name: string): number {
+    return this.#experiments.inFlight(name);
   }
 
   // ── rollouts ─────────────────────────────────────────────────────────────────────────────────────
@@ -606,6 +657,7 @@ export class Canary {
         const counts = this.#recorder?.counts;
         if (counts) for (const outcome of RECORDER_OUTCOMES) visit(outcome, counts[outcome]);
       },
+      forEachExperimentCount: (visit) => this.#experiments.forEachCount(visit),
       forEachFailover: (visit) => {
         for (const [flag, counts] of this.#failoverCounts) {
           for (const reason of FAILOVER_REASONS) if (counts[reason] > 0) visit(flag, reason, counts[reason]);
@@ -829,6 +881,7 @@ export class Canary {
       shadow,
       failovers,
       recorder: this.#recorder ? { ...this.#recorder.counts } : undefined,
+      experiments: this.#experiments.stats(),
       overrides: { header: { ...this.#overrideCounts.header }, cookie: { ...this.#overrideCounts.cookie } },
       unknownFlagEvaluations: this.#unknownFlagEvaluations,
       evaluationErrors: this.#evaluationErrors,

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'eventemitter3';
 import type { FlagConfig } from './config/types.js';
+import type { ExperimentMismatchEvent } from './experiment/experiment.js';
 import type {
   AnalysisEvent,
   CompleteEvent,
@@ -7,7 +8,7 @@ import type {
   RollbackEvent,
   StepEvent,
 } from './rollout/controller.js';
-import type { MismatchEvent } from './shadow/shadow-target.js';
+import type { MismatchEvent as ShadowMismatchEvent } from './shadow/shadow-target.js';
 
 export type ChangeSource = 'init' | 'api' | 'store' | 'rollout';
 
@@ -19,12 +20,27 @@ export interface ChangeEvent {
   readonly source: ChangeSource;
 }
 
-export type WarningCode = 'unknown-flag' | 'rollout-stalled';
+export type WarningCode =
+  | 'unknown-flag'
+  | 'rollout-stalled'
+  /** A control returned a thenable that is not a native promise: the experiment cannot observe it safely. */
+  | 'experiment-unobservable'
+  /** More distinct experiment names than canary-kit keeps series for: the rest are counted as `(other)`. */
+  | 'experiment-limit';
+
+/**
+ * A candidate answered differently from its primary: a shadow target (no `kind`, as before experiments
+ * existed) or an in-process experiment (`kind: 'experiment'`). Narrow with `event.kind === 'experiment'`.
+ */
+export type MismatchEvent = (ShadowMismatchEvent & { readonly kind?: undefined }) | ExperimentMismatchEvent;
+
+export type { ExperimentMismatchEvent, ShadowMismatchEvent };
 
 export interface CanaryWarning {
   readonly code: WarningCode;
   readonly message: string;
   readonly flag?: string;
+  readonly experiment?: string;
 }
 
 export interface CanaryEvents {
@@ -32,7 +48,10 @@ export interface CanaryEvents {
   /** Something failed off the request path (store, listener, trust function); the Canary keeps serving. */
   error: (error: Error) => void;
   warning: (warning: CanaryWarning) => void;
-  /** A shadow target answered differently from the primary (after noise filtering). */
+  /**
+   * A shadow target answered differently from the primary (after noise filtering), or an experiment's
+   * candidate from its control (`kind: 'experiment'`).
+   */
   mismatch: (event: MismatchEvent) => void;
   /** The rollout controller analysed a flag: every input, the verdict and why. */
   analysis: (event: AnalysisEvent) => void;

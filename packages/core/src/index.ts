@@ -115,8 +115,23 @@ export type {
   CanaryWarning,
   ChangeEvent,
   ChangeSource,
+  MismatchEvent,
+  ShadowMismatchEvent,
   WarningCode,
 } from './events.js';
+export {
+  EXPERIMENT_OUTCOMES,
+  type ExperimentMismatchEvent,
+  type ExperimentOutcome,
+} from './experiment/experiment.js';
+export { type Experiment, MAX_EXPERIMENTS } from './experiment/experiments.js';
+export {
+  DEFAULT_MAX_CONCURRENCY,
+  DEFAULT_TIMEOUT_MS,
+  type ExperimentCall,
+  type ExperimentOptions,
+  type ExperimentSettings,
+} from './experiment/options.js';
 export { readCookie, serializeCookie } from './http/cookies.js';
 export {
   type AdapterOptions,
@@ -130,6 +145,7 @@ export {
 export { JsonlWriter, type JsonlWriterOptions } from './io/jsonl-writer.js';
 export {
   DEFAULT_BUCKETS,
+  EXPERIMENT_BUCKETS,
   type MetricsSource,
   metricsFor,
   RegistryMetrics,
@@ -192,7 +208,6 @@ export type {
 export type { WebhookConfig } from './rollout/webhook.js';
 export type {
   CapturedExchange,
-  MismatchEvent,
   RouteShadowOptIn,
   ShadowOutcome,
 } from './shadow/shadow-target.js';

@@ -15,9 +15,18 @@ export interface MetricsSource {
   forEachRollout(visit: (flag: string, stepIndex: number, phase: string) => void): void;
   forEachAnalysisCount(visit: (flag: string, verdict: string, count: number) => void): void;
   forEachRecorderCount(visit: (outcome: string, count: number) => void): void;
+  /** Optional so sources written before experiments existed still fit. */
+  forEachExperimentCount?(visit: (experiment: string, outcome: string, count: number) => void): void;
 }
 
 export const DEFAULT_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/**
+ * Buckets of `canary_kit_experiment_duration_seconds`: in-process functions take micro- to milliseconds,
+ * well below the HTTP buckets' first 5 ms.
+ */
+export const EXPERIMENT_BUCKETS: readonly number[] = [
+  0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5,
+];
 export const UNMATCHED_ROUTE = '(unmatched)';
 /** Label order of `http_request_duration_seconds`. */
 const REQUEST_LABELS = ['method', 'route', 'status_code', 'version'] as const;
@@ -32,6 +41,8 @@ export class RegistryMetrics {
   readonly requestDuration: FastHistogram;
   /** Observed off the request path (when a shadow answer arrives), so prom-client's own histogram is fine. */
   readonly shadowDuration: Histogram<'target'>;
+  /** Observed off the caller's path, once a candidate settled or timed out. */
+  readonly experimentDuration: Histogram<'experiment' | 'side'>;
   readonly #sources = new Set<MetricsSource>();
 
   constructor(registry: Registry, buckets: readonly number[]) {
@@ -157,6 +168,24 @@ export class RegistryMetrics {
       collect() {
         this.reset();
         for (const s of sources) s.forEachRecorderCount((outcome, n) => this.inc({ outcome }, n));
+      },
+    });
+    this.experimentDuration = new Histogram({
+      name: 'canary_kit_experiment_duration_seconds',
+      help: 'Time an experiment side took to return or settle, by experiment and side (control, candidate)',
+      labelNames: ['experiment', 'side'],
+      buckets: [...EXPERIMENT_BUCKETS],
+      registers: [registry],
+    });
+    new Counter({
+      name: 'canary_kit_experiment_total',
+      help: 'Experiment calls by experiment and outcome (match, mismatch, candidate_error, timeout, dropped, skipped)',
+      labelNames: ['experiment', 'outcome'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of sources)
+          s.forEachExperimentCount?.((experiment, outcome, n) => this.inc({ experiment, outcome }, n));
       },
     });
     new Counter({
