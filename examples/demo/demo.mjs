@@ -1,69 +1,77 @@
-// The minimal canary-kit demo: one service, two versions, live traffic, the percentage stepped up.
-// Shows deterministic bucketing (every user keeps their version), monotonic rollout (raising the
-// percentage only moves users stable → canary) and the version-labelled metrics.
-import { createServer } from 'node:http';
-import { createCanary, RequestBinding } from '@canary-kit/core';
+// The canary-kit demo — the README's first command (`pnpm demo`).
+//
+// One process, no services to install: a Fastify shop with canary-kit (memory store, in-process analysis),
+// the canary v2 checkout as a separate HTTP server reached through the flag's `upstream`, a shadow candidate
+// for the catalogue, and a traffic generator. The rollout controller steps v2 through 1, 5, 10, 25, 50, 100 %;
+// from 25 % on v2 fails and slows part of its checkouts (the planted regression, lib/services.mjs); the
+// analysis catches it and the controller rolls back. A summary and an HTML report end the run.
+//
+// Exit code 0 when the planted regression was rolled back, 1 when not, 2 on bad options.
 
-const FLAG = 'checkout-v2';
-const STEPS = [1, 5, 10, 25, 50, 100];
-const USERS = Array.from({ length: 2000 }, (_, i) => `user-${i}@example.com`);
+import { performance } from 'node:perf_hooks';
+import { createCanary } from '@canary-kit/core';
+import { demoConfig, startStableApp } from './lib/app.mjs';
+import { parseOptions, planFor, USAGE, UsageError } from './lib/options.mjs';
+import { runDemo } from './lib/run.mjs';
+import { startInventory, startShadowCandidate, startV2Upstream } from './lib/services.mjs';
+import { FLAG } from './lib/shop.mjs';
+import { attachCanary, createDemoState } from './lib/state.mjs';
+import { Timeline } from './lib/timeline.mjs';
 
-const canary = createCanary({ flags: { [FLAG]: { percentage: 0, stickiness: ['userId', 'sessionId'] } } });
-canary.on('change', (e) =>
-  console.log(`  change: ${e.flag} ${e.before?.percentage}% → ${e.after?.percentage}% (${e.source})`),
-);
-const binding = new RequestBinding(canary, { context: (req) => ({ userId: req.headers['x-user-id'] }) });
+let options;
+try {
+  options = parseOptions(process.argv.slice(2));
+} catch (error) {
+  if (!(error instanceof UsageError)) throw error;
+  process.stderr.write(`canary-kit demo: ${error.message}\n\n${USAGE}\n`);
+  process.exit(2);
+}
+if (options.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
 
-const server = createServer((req, res) => {
-  const state = binding.start(req, req.headers, false);
-  if (req.url === '/metrics') {
-    canary.metrics.registry.metrics().then((text) => res.end(text));
-    return;
-  }
-  const version = state.canary.evaluate(FLAG).version;
-  res.on('finish', () => binding.finish(state, req.method ?? 'GET', '/checkout', res.statusCode, FLAG));
-  res.setHeader('content-type', 'application/json');
-  res.end(
-    JSON.stringify(
-      version === 'canary' ? { version: 'v2', total: 41.5, currency: 'NZD' } : { version: 'v1', total: 41.5 },
-    ),
-  );
-});
-await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-const base = `http://127.0.0.1:${server.address().port}`;
-console.log(`canary-kit demo: a service at ${base}, flag "${FLAG}", ${USERS.length} users\n`);
+const plan = planFor(options.fast);
+let code;
+if (options.fleet) {
+  const { runFleet } = await import('./lib/fleet.mjs');
+  code = await runFleet(options, plan);
+} else {
+  code = await runSingle();
+}
+process.exitCode = code;
+// Keep-alive sockets of the traffic generator close with the servers; this only guards a straggler.
+setTimeout(() => process.exit(code), 2_000).unref();
 
-const lastVersion = new Map();
-for (const step of STEPS) {
-  await canary.setPercentage(FLAG, step);
-  let onCanary = 0;
-  let movedBack = 0;
-  for (let i = 0; i < USERS.length; i += 50) {
-    const batch = USERS.slice(i, i + 50);
-    const bodies = await Promise.all(
-      batch.map((u) => fetch(`${base}/checkout`, { headers: { 'x-user-id': u } }).then((r) => r.json())),
-    );
-    bodies.forEach((body, j) => {
-      const user = batch[j];
-      if (body.version === 'v2') onCanary++;
-      if (lastVersion.get(user) === 'v2' && body.version === 'v1') movedBack++;
-      lastVersion.set(user, body.version);
+async function runSingle() {
+  const started = performance.now();
+  const clock = () => performance.now() - started;
+  const timeline = new Timeline();
+  const state = createDemoState();
+
+  let canary;
+  const v2 = await startV2Upstream({
+    regressionFrom: plan.regressionFrom,
+    currentPercentage: () => canary?.getFlag(FLAG)?.percentage ?? 0,
+  });
+  const candidate = await startShadowCandidate();
+  const inventory = await startInventory();
+  canary = createCanary(demoConfig({ v2Url: v2.url, shadowUrl: candidate.url, plan }));
+  // Listen before the rollout's first step: the controller starts it as soon as the store has loaded.
+  const refresh = attachCanary(canary, state, timeline, clock);
+  const stable = await startStableApp({ canary, inventoryUrl: inventory.url });
+  try {
+    return await runDemo({
+      options,
+      plan,
+      state,
+      timeline,
+      clock,
+      v2Counts: v2.counts,
+      apps: { targets: [stable.url], refresh, mode: 'one process, memory store, in-process analysis' },
     });
+  } finally {
+    await stable.close();
+    await Promise.all([v2.close(), candidate.close(), inventory.close()]);
   }
-  const share = ((onCanary / USERS.length) * 100).toFixed(1);
-  console.log(
-    `  step ${String(step).padStart(3)} %: ${share.padStart(5)} % of users on v2, ${movedBack} moved back to v1\n`,
-  );
 }
-
-const metrics = await (await fetch(`${base}/metrics`)).text();
-console.log('metrics (excerpt):');
-for (const line of metrics.split('\n')) {
-  if (
-    /^http_request_duration_seconds_count|^canary_kit_decisions_total|^canary_kit_flag_percentage/.test(line)
-  )
-    console.log(`  ${line}`);
-}
-console.log('\nEvery user kept their version as the percentage rose; none moved back. Done.');
-server.close();
-await canary.close();
