@@ -145,6 +145,7 @@ const ENVS: Record<EnvName, EnvSpec> = {
       ...commonStubs,
       { name: 'ConfigService', code: () => 'const ConfigService = __h.nest.ConfigService;' },
       { name: 'ConfigModule', code: () => 'const ConfigModule = __h.nest.ConfigModule;' },
+      { name: 'AppModule', code: () => 'const AppModule = __h.nest.AppModule;' },
     ],
   },
 };

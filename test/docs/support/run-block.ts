@@ -109,12 +109,19 @@ async function serve(
           ): Promise<NonNullable<typeof app> & { listen(p: number, h: string): Promise<unknown> }>;
         };
       };
-      const created = await NestFactory.create(root, { logger: false, rawBody: true });
+      const created = await NestFactory.create(root, { logger: false, rawBody: true, abortOnError: false });
       await created.listen(0, '127.0.0.1');
       app = created;
       close = () => created.close();
     }
-    const server = listened[0] ?? app.getHttpServer();
+    let server = listened[0] ?? app.getHttpServer();
+    if (!server.listening) {
+      // The block created the application and left starting it to main.ts: start it here.
+      const started = app as typeof app & { listen(p: number, h: string): Promise<unknown> };
+      await started.listen(0, '127.0.0.1');
+      server = started.getHttpServer();
+      close = () => started.close();
+    }
     return { url: urlOf(server), canary: canaryOf(app), close };
   }
   if (listened[0]) return { url: urlOf(listened[0]), canary: canaryOf(undefined) };
@@ -138,6 +145,7 @@ async function nestRootModule(mod: Record<string, unknown>): Promise<unknown> {
   const root = classes.find((c) => c.name === 'AppModule') ?? classes.find(isModule);
   if (root) return root;
   const controllers = classes.filter((c) => Reflect.getMetadata('path', c) !== undefined);
+  const providers = classes.filter((c) => Reflect.getMetadata('__injectable__', c) === true);
   if (controllers.length === 0) return undefined;
   const { Module } = requireFromNest('@nestjs/common') as { Module: (m: object) => ClassDecorator };
   const { CanaryModule } = await import('@canary-kit/nestjs');
@@ -151,6 +159,7 @@ async function nestRootModule(mod: Record<string, unknown>): Promise<unknown> {
       }),
     ],
     controllers,
+    providers,
   })(DocModule);
   return DocModule;
 }
@@ -205,6 +214,8 @@ async function runCheck(where: string, check: string, ctx: Context): Promise<voi
   }
   m = /^metrics\s+(\S+)$/.exec(check);
   if (m) {
+    // One request first, so that the histogram has a series to show.
+    await (await fetch(`${ctx.url}/docs-probe`)).arrayBuffer();
     const res = await fetch(ctx.url + m[1]);
     expect(res.status, label).toBe(200);
     expect(await res.text(), label).toMatch(

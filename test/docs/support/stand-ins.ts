@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { CanaryModule } from '@canary-kit/nestjs';
 import { ROOT } from './markdown.js';
 
 /**
@@ -22,7 +23,14 @@ export function docFlags(): Record<string, { percentage: number; stickiness?: st
   };
 }
 
-function nestStandIns() {
+let nest: ReturnType<typeof makeNestStandIns> | undefined;
+/** Made once: a block's `ConfigModule` must export the very `ConfigService` class another block injects. */
+const nestStandIns = () => {
+  nest ??= makeNestStandIns();
+  return nest;
+};
+
+function makeNestStandIns() {
   const common = createRequire(join(ROOT, 'packages/nestjs/package.json'))('@nestjs/common') as {
     Injectable: () => ClassDecorator;
     Module: (meta: object) => ClassDecorator;
@@ -36,7 +44,18 @@ function nestStandIns() {
   common.Injectable()(ConfigService);
   class ConfigModule {}
   common.Module({ providers: [ConfigService], exports: [ConfigService] })(ConfigModule);
-  return { ConfigService, ConfigModule };
+  /** The application's root module, for blocks that only show `main.ts`. */
+  class AppModule {}
+  common.Module({
+    imports: [
+      CanaryModule.forRoot({
+        config: { flags: docFlags() },
+        context: (req) => ({ userId: req.headers['x-user-id'] as string | undefined }),
+        metricsPath: '/metrics',
+      }),
+    ],
+  })(AppModule);
+  return { ConfigService, ConfigModule, AppModule };
 }
 
 /** The override secret the docs read from the environment. */
