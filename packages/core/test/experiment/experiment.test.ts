@@ -1,23 +1,18 @@
 import { CanaryConfigError } from '@canary-kit/core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { until } from '../support/until.js';
-import { counts, deferred, never, nextCheck, only, setup, total } from './support.js';
+import {
+  counts,
+  deferred,
+  expectNoUnhandledRejections,
+  never,
+  nextCheck,
+  only,
+  setup,
+  total,
+} from './support.js';
 
-// A rejection nobody handles would surface here: experiments must never leave one behind.
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown) => unhandled.push(reason);
-beforeAll(() => {
-  process.on('unhandledRejection', onUnhandled);
-});
-afterEach(async () => {
-  // Node reports unhandled rejections after the microtask queue drains: let a full turn pass first.
-  await nextCheck();
-  await nextCheck();
-  expect(unhandled).toEqual([]);
-});
-afterAll(() => {
-  process.off('unhandledRejection', onUnhandled);
-});
+expectNoUnhandledRejections();
 
 describe('the caller gets the control, unchanged', () => {
   it('a synchronous control returns its value synchronously, before the candidate starts', async () => {

@@ -7,6 +7,7 @@ import {
   type ExperimentOutcome,
   Registry,
 } from '@canary-kit/core';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 
 /** A Canary with its own registry, and what it emits, for one test. */
 export function setup(config: CanaryConfig = {}) {
@@ -62,3 +63,24 @@ export function deferred<T>() {
 
 /** Resolves after the current check phase: everything queued with setImmediate before it has run. */
 export const nextCheck = () => new Promise<void>((r) => setImmediate(r));
+
+/**
+ * Fails the test file's tests if any promise rejection goes unhandled: experiments must never leave one
+ * behind (a rejecting or late candidate, a rejecting control the caller handles).
+ */
+export function expectNoUnhandledRejections(): void {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  beforeAll(() => {
+    process.on('unhandledRejection', onUnhandled);
+  });
+  afterEach(async () => {
+    // Node reports unhandled rejections after the microtask queue drains: let a full turn pass first.
+    await nextCheck();
+    await nextCheck();
+    expect(unhandled).toEqual([]);
+  });
+  afterAll(() => {
+    process.off('unhandledRejection', onUnhandled);
+  });
+}
