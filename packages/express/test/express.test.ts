@@ -3,37 +3,19 @@ import { type Canary, type CanaryConfig, createCanary, Registry } from '@canary-
 import { bindFlag, canaryMiddleware, canaryRoute, metricsHandler } from '@canary-kit/express';
 import express5, { type ErrorRequestHandler, type Express, type Request } from 'express';
 import express4 from 'express4';
-import { afterEach, describe, expect, it } from 'vitest';
-import { find, type Running, scrape, serve, value } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { closeAfterEach, find, scrape, value } from './helpers.js';
 
 type ExpressFactory = typeof express5;
 
 const DURATION = 'http_request_duration_seconds_count';
 const STICKY_COOKIE = /^canary_sid=([A-Za-z0-9_-]{8,64}); Path=\/; Max-Age=31536000; HttpOnly; SameSite=Lax$/;
 
-const open: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  for (const item of open.splice(0).reverse()) await item.close();
-});
-
-function canaryFor(config: CanaryConfig): Canary {
-  const canary = createCanary({ metrics: { registry: new Registry() }, ...config });
-  open.push(canary);
-  return canary;
-}
+const { canaryFor, later, start } = closeAfterEach();
 
 /** The same flags with no metrics: the expected decisions, without touching the app's counters. */
-function referenceFor(config: CanaryConfig): Canary {
-  const reference = createCanary({ flags: config.flags, overrides: config.overrides, metrics: false });
-  open.push(reference);
-  return reference;
-}
-
-async function start(app: Express): Promise<string> {
-  const running: Running = await serve(app);
-  open.push(running);
-  return running.base;
-}
+const referenceFor = (config: CanaryConfig): Canary =>
+  later(createCanary({ flags: config.flags, overrides: config.overrides, metrics: false }));
 
 const byUserHeader = (req: Request) => ({ userId: req.get('x-user-id') });
 
@@ -586,8 +568,7 @@ describe('setup errors are thrown at startup, not per request', () => {
     expect(() => canaryRoute('', { canary: stable, stable })).toThrow(/flag/);
     expect(() => canaryRoute('checkout', { stable } as never)).toThrow(/`canary` must be a request handler/);
     expect(() => bindFlag(undefined as unknown as string)).toThrow(TypeError);
-    const noMetrics = createCanary({ flags: {}, metrics: false });
-    open.push(noMetrics);
+    const noMetrics = later(createCanary({ flags: {}, metrics: false }));
     expect(() => metricsHandler(noMetrics)).toThrow(/metrics on/);
   });
 });

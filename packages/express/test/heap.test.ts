@@ -1,9 +1,9 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
-import { Agent, request as httpRequest } from 'node:http';
+import { Agent } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { hungServer, type TestServer } from './servers.js';
+import { hungServer, send, type TestServer } from '../../../test/helpers/servers.js';
 
 /**
  * Bounded under a hung shadow target: 20,000 requests through an Express app whose only shadow target accepts
@@ -50,21 +50,10 @@ function ask(process: ChildProcess): Promise<Measure> {
 async function drive(base: string, agent: Agent, from: number, to: number): Promise<number> {
   let next = from;
   let wrong = 0;
-  const one = (id: number) =>
-    new Promise<void>((resolve, reject) => {
-      const req = httpRequest(`${base}/items/${id}`, { agent }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          if (res.statusCode !== 200 || Buffer.concat(chunks).toString() !== `{"id":"${id}","ok":true}`)
-            wrong++;
-          resolve();
-        });
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-      req.end();
-    });
+  const one = async (id: number) => {
+    const answer = await send(`${base}/items/${id}`, { agent });
+    if (answer.status !== 200 || answer.body.toString() !== `{"id":"${id}","ok":true}`) wrong++;
+  };
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       while (next < to) await one(next++);
@@ -98,8 +87,8 @@ describe.each([['Express 5', 'express']])('%s', (name, module) => {
 
       // Every primary was answered while the target held MAX_IN_FLIGHT copies; the rest were dropped, exactly.
       expect(end.inFlight).toBe(MAX_IN_FLIGHT);
-      expect(target.received).toBe(MAX_IN_FLIGHT);
-      expect(target.answered).toBe(0);
+      expect(target.arrived()).toBe(MAX_IN_FLIGHT);
+      expect(target.answered()).toBe(0);
       expect(end.counts).toMatchObject({ dropped: TOTAL - MAX_IN_FLIGHT, match: 0, error: 0, timeout: 0 });
       const growth = end.memory.heapUsed - baseline.memory.heapUsed;
       const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;

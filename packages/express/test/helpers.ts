@@ -1,26 +1,61 @@
 import { once } from 'node:events';
-import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
-
-export interface Running {
-  readonly base: string;
-  close(): Promise<void>;
-}
-
-/** Serves `app` on an ephemeral port of 127.0.0.1. */
-export async function serve(app: RequestListener): Promise<Running> {
-  const server: Server = createServer(app);
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  return {
-    base: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        server.closeAllConnections();
-      }),
-  };
-}
+import { type Canary, type CanaryConfig, createCanary, Registry } from '@canary-kit/core';
+import { afterEach } from 'vitest';
 
 export { findSamples as find, sampleValue as value, scrape } from '../../../test/helpers/exposition.js';
+
+interface Closable {
+  close(): Promise<unknown>;
+}
+
+/**
+ * What a test opens, closed after each test: the servers standing in for shadow targets and upstreams first
+ * (a Canary's close() waits for the copies still in flight to a hung one), then apps and Canaries, last
+ * opened first. Call once at the top of a test file.
+ */
+export function closeAfterEach() {
+  const targets: Closable[] = [];
+  const open: Closable[] = [];
+  afterEach(async () => {
+    for (const item of targets.splice(0)) await item.close();
+    for (const item of open.splice(0).reverse()) await item.close();
+  });
+
+  /** Closed after the test, in reverse order, once the targets are. */
+  function later<T extends Closable>(item: T): T {
+    open.push(item);
+    return item;
+  }
+
+  return {
+    later,
+
+    /** A Canary with its own metrics registry. */
+    canaryFor: (config: CanaryConfig): Canary =>
+      later(createCanary({ metrics: { registry: new Registry() }, ...config })),
+
+    /** A target or upstream server, closed before anything else. */
+    async target<T extends Closable>(server: Promise<T>): Promise<T> {
+      const s = await server;
+      targets.push(s);
+      return s;
+    },
+
+    /** Serves `app` on an ephemeral port of 127.0.0.1; its base URL. */
+    async start(app: RequestListener): Promise<string> {
+      const server = createServer(app);
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      later({
+        close: () =>
+          new Promise<void>((resolve, reject) => {
+            server.close((error) => (error ? reject(error) : resolve()));
+            server.closeAllConnections();
+          }),
+      });
+      return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    },
+  };
+}

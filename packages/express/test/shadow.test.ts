@@ -1,13 +1,6 @@
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpRequest } from 'node:http';
 import { createRequire } from 'node:module';
-import {
-  type Canary,
-  type CanaryConfig,
-  createCanary,
-  type MismatchEvent,
-  Registry,
-  type ShadowConfig,
-} from '@canary-kit/core';
+import type { Canary, MismatchEvent, ShadowConfig } from '@canary-kit/core';
 import {
   BODY_PARSER_ORDER,
   bindFlag,
@@ -18,49 +11,26 @@ import {
 } from '@canary-kit/express';
 import express5, { type Express, type Request, type Response } from 'express';
 import express4 from 'express4';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type Running, scrape, serve, value } from './helpers.js';
+import { describe, expect, it } from 'vitest';
 import {
   garbageServer,
-  httpServer,
   hungServer,
   payload,
+  type Received,
   refusedUrl,
   resettingServer,
-  type Seen,
+  send,
+  serve,
   sha256,
   slowServer,
   until,
-  writeRepeated,
-} from './servers.js';
+  writeLarge,
+} from '../../../test/helpers/servers.js';
+import { closeAfterEach, scrape, value } from './helpers.js';
 
 type ExpressFactory = typeof express5;
 
-const open: { close(): Promise<void> }[] = [];
-/** Targets close first: a Canary's close() waits for the copies still in flight to a hung one. */
-const targets: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  for (const item of targets.splice(0)) await item.close();
-  for (const item of open.splice(0).reverse()) await item.close();
-});
-
-function canaryFor(config: CanaryConfig): Canary {
-  const canary = createCanary({ metrics: { registry: new Registry() }, ...config });
-  open.push(canary);
-  return canary;
-}
-
-async function start(app: Express): Promise<string> {
-  const running: Running = await serve(app);
-  open.push(running);
-  return running.base;
-}
-
-async function track<T extends { close(): Promise<void> }>(server: Promise<T>): Promise<T> {
-  const s = await server;
-  targets.push(s);
-  return s;
-}
+const { canaryFor, start, target: track } = closeAfterEach();
 
 /** Shadow outcome counts of one target. */
 const counts = (canary: Canary, target: string) => canary.stats().shadow[target]!;
@@ -70,24 +40,9 @@ const settled = (canary: Canary, target: string) => {
 };
 
 /** An echo target: answers what the primary's /raw and /stream routes answer, computed from what it got. */
-function checksumAnswer(_req: IncomingMessage, res: import('node:http').ServerResponse, body: Buffer): void {
+function checksumAnswer(req: Received, res: import('node:http').ServerResponse): void {
   res.setHeader('content-type', 'application/json; charset=utf-8');
-  res.end(JSON.stringify({ sha: sha256(body), length: body.length }));
-}
-
-/** POSTs `chunks` with chunked transfer-encoding (no Content-Length) and returns status and body. */
-function postChunked(url: string, chunks: readonly Buffer[]): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/octet-stream' } });
-    req.on('error', reject);
-    req.on('response', (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts).toString() }));
-    });
-    for (const chunk of chunks) req.write(chunk);
-    req.end();
-  });
+  res.end(JSON.stringify({ sha: sha256(req.body), length: req.body.length }));
 }
 
 const require = createRequire(import.meta.url);
@@ -127,7 +82,7 @@ describe.each([
 
   describe('request body capture', () => {
     it('0 B, 1 KiB, 1 MiB, 10 MiB and chunked uploads reach the handler and the target byte-identical; over the limit is skipped', async () => {
-      const target = await track(httpServer(checksumAnswer));
+      const target = await track(serve(checksumAnswer));
       const canary = canaryFor({
         shadow: { name: 'echo', target: target.url, methods: ['POST'], circuitBreaker: false },
       });
@@ -147,9 +102,13 @@ describe.each([
       // Chunked (no Content-Length), read by the handler straight from the stream; odd chunk sizes.
       const chunks = Array.from({ length: 37 }, (_, i) => payload(1000 + i * 211, i + 3));
       const whole = Buffer.concat(chunks);
-      const chunked = await postChunked(`${base}/stream`, chunks);
+      const chunked = await send(`${base}/stream`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream' },
+        body: chunks,
+      });
       expect(chunked.status).toBe(200);
-      expect(JSON.parse(chunked.body)).toEqual({ sha: sha256(whole), length: whole.length });
+      expect(JSON.parse(chunked.body.toString())).toEqual({ sha: sha256(whole), length: whole.length });
 
       await until(() => settled(canary, 'echo') === 5, 'five shadow outcomes');
       expect(counts(canary, 'echo')).toMatchObject({
@@ -160,7 +119,7 @@ describe.each([
         dropped: 0,
       });
       // The target got exactly the client's bytes (never a re-serialization), 10 MiB excepted.
-      const got = target.seen.map((s: Seen) => [s.url, sha256(s.body), s.body.length]);
+      const got = target.received.map((r) => [r.url, sha256(r.body), r.body.length]);
       expect(got).toEqual([
         ['/raw', sha256(payload(0, 1)), 0],
         ['/raw', sha256(payload(1024, 1025)), 1024],
@@ -177,7 +136,7 @@ describe.each([
     });
 
     it('mounted after a body parser: warns once, the app still gets its body, body copies are skipped', async () => {
-      const target = await track(httpServer(checksumAnswer));
+      const target = await track(serve(checksumAnswer));
       const canary = canaryFor({
         shadow: { name: 'echo', target: target.url, methods: ['GET', 'POST'], circuitBreaker: false },
       });
@@ -209,14 +168,14 @@ describe.each([
       await until(() => settled(canary, 'echo') === 3, 'three shadow outcomes');
       // No body copy went out re-serialized: both POSTs skipped; the GET (no body) was mirrored.
       expect(counts(canary, 'echo')).toMatchObject({ skipped: 2, match: 1 });
-      expect(target.seen.map((s) => `${s.method} ${s.url}`)).toEqual(['GET /items']);
+      expect(target.received.map((r) => `${r.method} ${r.url}`)).toEqual(['GET /items']);
       expect(warnings).toHaveLength(1);
       expect(warnings[0]![1]).toBe(BODY_PARSER_ORDER);
       expect(warnings[0]![0]).toMatch(/before express\.json\(\)/);
     });
 
     it('by default the warning is a process warning with code CANARY_KIT_BODY_PARSER_ORDER', async () => {
-      const target = await track(httpServer(checksumAnswer));
+      const target = await track(serve(checksumAnswer));
       const canary = canaryFor({ shadow: { name: 'echo', target: target.url, methods: ['POST'] } });
       const app = express();
       app.use(express.text({ type: () => true }));
@@ -239,7 +198,7 @@ describe.each([
     });
 
     it('behind a middleware that let the body arrive first: warns, skips the copy, the handler reads it intact', async () => {
-      const target = await track(httpServer(checksumAnswer));
+      const target = await track(serve(checksumAnswer));
       const canary = canaryFor({
         shadow: { name: 'echo', target: target.url, methods: ['POST'], circuitBreaker: false },
       });
@@ -258,7 +217,7 @@ describe.each([
       expect(await response.json()).toEqual({ sha: sha256(bytes), length: 5000 });
       await until(() => settled(canary, 'echo') === 1, 'the shadow outcome');
       expect(counts(canary, 'echo').skipped).toBe(1);
-      expect(target.seen).toEqual([]);
+      expect(target.received).toEqual([]);
       expect(warnings).toEqual([BODY_PARSER_ORDER]);
     });
   });
@@ -272,7 +231,7 @@ describe.each([
         release = resolve;
       });
       const target = await track(
-        httpServer((_req, res) => {
+        serve((_req, res) => {
           res.setHeader('content-type', 'application/octet-stream');
           res.end(bytes);
         }),
@@ -314,13 +273,13 @@ describe.each([
 
   describe('route opt-in', () => {
     it('chooses targets by path, bound flag and route opt-in; writes only with `writes`; credentials stripped', async () => {
-      const seen: { target: string; method: string; path: string; headers: Seen['headers'] }[] = [];
+      const seen: { target: string; method: string; path: string; headers: Received['headers'] }[] = [];
       const server = await track(
-        httpServer((req, res, _body) => {
-          const [, target, ...rest] = (req.url ?? '').split('/');
+        serve((req, res) => {
+          const [, target, ...rest] = req.url.split('/');
           seen.push({
             target: target!,
-            method: req.method!,
+            method: req.method,
             path: `/${rest.join('/')}`,
             headers: req.headers,
           });
@@ -492,8 +451,8 @@ describe.each([
       const hung = await track(hungServer());
       const canary = await primaryRun(hung.url, { maxInFlight: 2, timeoutMs: 60_000 });
       // Every primary above was answered while the target held its copies unanswered.
-      await until(() => hung.received === 2, 'the copies at the target');
-      expect(hung.answered).toBe(0);
+      await until(() => hung.arrived() === 2, 'the copies at the target');
+      expect(hung.answered()).toBe(0);
       expect(canary.shadows[0]!.inFlight).toBe(2);
       expect(counts(canary, 't')).toMatchObject({ dropped: N - 2, match: 0, error: 0, timeout: 0 });
     });
@@ -502,11 +461,11 @@ describe.each([
       const slow = await track(
         slowServer(1_000, (req, res) => {
           res.setHeader('content-type', 'application/json; charset=utf-8');
-          res.end(JSON.stringify({ id: (req.url ?? '').split('/').pop(), ok: true }));
+          res.end(JSON.stringify({ id: req.url.split('/').pop(), ok: true }));
         }),
       );
       const canary = await primaryRun(slow.url);
-      expect(slow.answered).toBe(0);
+      expect(slow.answered()).toBe(0);
       await until(() => settled(canary, 't') === N, 'the slow copies');
       expect(counts(canary, 't').match).toBe(N);
     });
@@ -524,14 +483,7 @@ describe.each([
     });
 
     it('answering 50 MB: read up to maxResponseBytes only, compared as skipped', async () => {
-      const chunk = Buffer.alloc(64 * 1024, 'x');
-      const big = await track(
-        httpServer((_req, res) => {
-          res.setHeader('content-type', 'application/json');
-          res.setHeader('content-length', String(50 * 1024 * 1024));
-          void writeRepeated(res, chunk, 50 * 1024 * 1024).then(() => res.end());
-        }),
-      );
+      const big = await track(serve((_req, res) => writeLarge(res, 50 * 1024 * 1024, 7, 'application/json')));
       const canary = await primaryRun(big.url);
       await until(() => settled(canary, 't') === N, 'every copy counted');
       expect(counts(canary, 't')).toMatchObject({ skipped: N, error: 0 });

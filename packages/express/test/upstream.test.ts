@@ -1,92 +1,40 @@
 import { createHash } from 'node:crypto';
-import { Agent, request as httpRequest, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
+import { Agent, request as httpRequest, type ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
-import {
-  type Canary,
-  type CanaryConfig,
-  createCanary,
-  type FailoverReason,
-  Registry,
-  type UpstreamConfig,
-} from '@canary-kit/core';
+import type { Canary, CanaryConfig, FailoverReason, UpstreamConfig } from '@canary-kit/core';
 import { BODY_UNAVAILABLE, canaryMiddleware, canaryRoute, metricsHandler } from '@canary-kit/express';
 import express5, { type Express, type Request, type Response } from 'express';
 import express4 from 'express4';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type Running, scrape, serve, value } from './helpers.js';
+import { describe, expect, it } from 'vitest';
 import {
+  type Answer,
   garbageServer,
-  httpServer,
   hungServer,
   payload,
+  type Received,
   refusedUrl,
   resettingServer,
+  send,
+  serve,
   sha256,
   slowServer,
   until,
-  writeRepeated,
-} from './servers.js';
+  writeAll,
+} from '../../../test/helpers/servers.js';
+import { closeAfterEach, scrape, value } from './helpers.js';
 
 type ExpressFactory = typeof express5;
 
 const DURATION = 'http_request_duration_seconds_count';
 const FAILOVERS = 'canary_kit_upstream_failovers_total';
 
-const open: { close(): Promise<void> }[] = [];
-/** Upstreams close first: a Canary's close() destroys its pools, which is quick either way. */
-const servers: { close(): Promise<void> }[] = [];
-afterEach(async () => {
-  for (const item of servers.splice(0)) await item.close();
-  for (const item of open.splice(0).reverse()) await item.close();
-});
-
-async function track<T extends { close(): Promise<void> }>(server: Promise<T>): Promise<T> {
-  const s = await server;
-  servers.push(s);
-  return s;
-}
-
-interface Answer {
-  /** The request went out on a kept-alive connection an earlier request used. */
-  readonly reused: boolean;
-  readonly status: number;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: Buffer;
-}
-
-/** A request with node:http, so hop-by-hop headers can be sent; the answer read whole. */
-function send(
-  url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: Buffer | string; agent?: Agent } = {},
-): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, {
-      method: options.method ?? 'GET',
-      headers: options.headers,
-      ...(options.agent ? { agent: options.agent } : {}),
-    });
-    req.on('error', reject);
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({
-          reused: req.reusedSocket,
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          body: Buffer.concat(chunks),
-        }),
-      );
-      res.on('error', reject);
-    });
-    req.end(options.body);
-  });
-}
+const opened = closeAfterEach();
+const { start, target: track } = opened;
 
 const json = (answer: Answer): unknown => JSON.parse(answer.body.toString());
 
 /** The upstream's usual answer: what it received, so the test can check it. */
-function describeRequest(req: import('node:http').IncomingMessage, res: ServerResponse, body: Buffer): void {
+function describeRequest(req: Received, res: ServerResponse): void {
   res.statusCode = 201;
   res.setHeader('content-type', 'application/json');
   res.setHeader('x-upstream', 'yes');
@@ -97,8 +45,8 @@ function describeRequest(req: import('node:http').IncomingMessage, res: ServerRe
       served: 'upstream',
       method: req.method,
       url: req.url,
-      sha: sha256(body),
-      length: body.length,
+      sha: sha256(req.body),
+      length: req.body.length,
     }),
   );
 }
@@ -115,13 +63,7 @@ describe.each([
   });
 
   function canaryFor(upstream: string | UpstreamConfig, extra: Partial<CanaryConfig> = {}): Canary {
-    const canary = createCanary({
-      metrics: { registry: new Registry() },
-      flags: { checkout: { percentage: 100, upstream } },
-      ...extra,
-    });
-    open.push(canary);
-    return canary;
+    return opened.canaryFor({ flags: { checkout: { percentage: 100, upstream } }, ...extra });
   }
 
   /**
@@ -158,14 +100,8 @@ describe.each([
     return app;
   }
 
-  async function start(app: Express): Promise<string> {
-    const running: Running = await serve(app);
-    open.push(running);
-    return running.base;
-  }
-
   it('proxies the canary share with status, headers and body streamed both ways, labelled canary', async () => {
-    const upstream = await track(httpServer(describeRequest));
+    const upstream = await track(serve(describeRequest));
     const canary = canaryFor({ url: upstream.url, circuitBreaker: false });
     const base = await start(appFor(canary));
     const host = new URL(base).host;
@@ -185,7 +121,7 @@ describe.each([
     expect(get.headers['set-cookie']).toEqual(['u=1; Path=/']);
     expect(get.headers['proxy-authenticate']).toBeUndefined();
     expect(json(get)).toMatchObject({ served: 'upstream', method: 'GET', url: '/items/1?x=1', length: 0 });
-    const seen = upstream.seen[0]!.headers;
+    const seen = upstream.received[0]!.headers;
     expect(seen['x-hop']).toBeUndefined();
     expect(seen.te).toBeUndefined();
     expect(seen['proxy-authorization']).toBeUndefined();
@@ -224,23 +160,9 @@ describe.each([
     const big = payload(2 * 1024 * 1024, 5);
     const streamed = await send(`${base}/upload`, { method: 'POST', body: big });
     expect(json(streamed)).toMatchObject({ served: 'upstream', sha: sha256(big), length: big.length });
-    const chunkedBody = await new Promise<Answer>((resolve, reject) => {
-      const req = httpRequest(`${base}/upload`, { method: 'POST' });
-      req.on('error', reject);
-      req.on('response', (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () =>
-          resolve({
-            reused: false,
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks),
-          }),
-        );
-      });
-      for (let i = 0; i < 10; i++) req.write(big.subarray(i * 1000, (i + 1) * 1000));
-      req.end();
+    const chunkedBody = await send(`${base}/upload`, {
+      method: 'POST',
+      body: Array.from({ length: 10 }, (_, i) => big.subarray(i * 1000, (i + 1) * 1000)),
     });
     expect(json(chunkedBody)).toMatchObject({ sha: sha256(big.subarray(0, 10_000)), length: 10_000 });
 
@@ -257,27 +179,24 @@ describe.each([
   it('streams a 50 MB upstream answer through without buffering it', async () => {
     const size = 50 * 1024 * 1024;
     const first = 1024 * 1024;
-    const chunk = payload(64 * 1024, 11);
+    const bytes = payload(size, 11);
     let release: () => void = () => {};
     const gate = new Promise<void>((resolve) => {
       release = resolve;
     });
     const upstream = await track(
-      httpServer(async (_req, res) => {
+      serve(async (_req, res) => {
         res.setHeader('content-type', 'application/octet-stream');
         res.setHeader('content-length', String(size));
-        await writeRepeated(res, chunk, first);
+        await writeAll(res, bytes.subarray(0, first));
         // The rest only once the client has the first MiB: proof the proxy passes bytes on as they come.
         await gate;
-        await writeRepeated(res, chunk, size - first);
+        await writeAll(res, bytes.subarray(first));
         res.end();
       }),
     );
     const canary = canaryFor({ url: upstream.url, circuitBreaker: false });
     const base = await start(appFor(canary));
-    const expected = createHash('sha256');
-    for (let sent = 0; sent < size; sent += chunk.length)
-      expected.update(chunk.subarray(0, Math.min(chunk.length, size - sent)));
     const digest = await new Promise<{ status: number; length: number; sha: string }>((resolve, reject) => {
       const req = httpRequest(`${base}/items/big`, (res) => {
         const hash = createHash('sha256');
@@ -292,19 +211,11 @@ describe.each([
       req.on('error', reject);
       req.end();
     });
-    expect(digest).toEqual({ status: 200, length: size, sha: expected.digest('hex') });
+    expect(digest).toEqual({ status: 200, length: size, sha: sha256(bytes) });
   });
 
   it('a client aborting its upload mid-way aborts the upstream request; nothing is reported', async () => {
-    let cutShort = 0;
-    const upstream = await track(
-      httpServer((req) => {
-        req.resume();
-        req.on('close', () => {
-          if (!req.complete) cutShort++;
-        });
-      }, false),
-    );
+    const upstream = await track(hungServer());
     const canary = canaryFor({ url: upstream.url, circuitBreaker: false });
     const errors: Error[] = [];
     canary.on('error', (error) => errors.push(error));
@@ -315,9 +226,9 @@ describe.each([
     });
     req.on('error', () => {});
     req.write(payload(256 * 1024));
-    await until(() => upstream.received === 1, 'the upload at the upstream');
+    await until(() => upstream.arrived() === 1, 'the upload at the upstream');
     req.destroy();
-    await until(() => cutShort === 1, 'the upstream request aborted');
+    await until(() => upstream.cutShort() === 1, 'the upstream request aborted');
     expect((await send(`${base}/metrics`)).status).toBe(200);
     expect(errors).toEqual([]);
   });
@@ -334,7 +245,7 @@ describe.each([
       ['resetting connections', () => track(resettingServer()), 'reset', 502],
       ['refusing connections', async () => ({ url: await refusedUrl() }), 'connect', 502],
       ['answering garbage', () => track(garbageServer()), 'protocol', 502],
-      ['answering 503', () => track(httpServer(answerWith(503))), 'status_5xx', 503],
+      ['answering 503', () => track(serve(answerWith(503))), 'status_5xx', 503],
     ];
 
     it.each(cases)('%s', async (_name, make, reason, postStatus) => {
@@ -429,7 +340,7 @@ describe.each([
 
   describe('a body that cannot be sent faithfully is served locally by stable', () => {
     it('when a body parser ran before canaryMiddleware', async () => {
-      const upstream = await track(httpServer(describeRequest));
+      const upstream = await track(serve(describeRequest));
       const canary = canaryFor({ url: upstream.url, circuitBreaker: false });
       let warnings = 0;
       const base = await start(appFor(canary, { parserFirst: true, warn: () => warnings++ }));
@@ -442,7 +353,7 @@ describe.each([
         expect(json(answer)).toEqual({ served: 'stable', method: 'POST', got: { n: i } });
       }
       expect(warnings).toBe(1);
-      expect(upstream.received).toBe(0);
+      expect(upstream.arrived()).toBe(0);
       expect(canary.stats().failovers.checkout).toMatchObject({ [BODY_UNAVAILABLE]: 2 });
       const samples = await scrape(base);
       expect(value(samples, FAILOVERS, { flag: 'checkout', reason: BODY_UNAVAILABLE })).toBe(2);
@@ -450,7 +361,7 @@ describe.each([
     });
 
     it('when a parser consumed a body larger than the 1 MiB kept for proxying', async () => {
-      const upstream = await track(httpServer(describeRequest));
+      const upstream = await track(serve(describeRequest));
       const canary = canaryFor({ url: upstream.url, circuitBreaker: false });
       const base = await start(appFor(canary));
       const items = Array.from({ length: 100_000 }, (_, i) => `item-${i}`);
@@ -463,7 +374,7 @@ describe.each([
       });
       expect(answer.status).toBe(200);
       expect((json(answer) as { got: { items: string[] } }).got.items).toEqual(items);
-      expect(upstream.received).toBe(0);
+      expect(upstream.arrived()).toBe(0);
       expect(canary.stats().failovers.checkout).toMatchObject({ [BODY_UNAVAILABLE]: 1 });
     });
   });
