@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type CodeBlock, extractBlocks, ROOT } from './support/markdown.js';
 import { removeModules } from './support/modules.js';
 import {
+  checkConfigErrorSample,
   checkCookieSample,
   checkJsonBlock,
   checkMetricsSample,
@@ -77,6 +78,12 @@ async function runBlock(block: CodeBlock): Promise<void> {
       return checkWarningSample(block, args);
     case 'types':
       return checkTypesBlock(block, args);
+    case 'config-error':
+      return checkConfigErrorSample(block, args);
+    case 'config-errors':
+      // The catalogue of docs/configuration.md: each entry is run by configuration-reference.test.ts.
+      expect(block.file).toBe('docs/configuration.md');
+      return;
     default:
       throw new Error(`${block.where}: unknown harness "${harness}" (one of ${HARNESSES.join(', ')})`);
   }

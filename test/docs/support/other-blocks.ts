@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createCanary, parseConfig, parseFlags } from '@canary-kit/core';
+import { CanaryConfigError, createCanary, parseConfig, parseFlags } from '@canary-kit/core';
 import canaryPlugin from '@canary-kit/fastify';
 import Fastify from 'fastify';
 import { expect } from 'vitest';
@@ -238,4 +238,17 @@ export function checkTypesBlock(block: CodeBlock, sourceFile: string): void {
   expect(members.length, block.where).toBeGreaterThan(0);
   for (const member of members)
     expect(source, `${block.where}: ${member} not in ${sourceFile}`).toContain(member);
+}
+
+/** `config-error <config>`: the block is what a CanaryConfigError for that config prints. */
+export async function checkConfigErrorSample(block: CodeBlock, configText: string): Promise<void> {
+  const config = new Function(`return (${configText});`)();
+  let thrown: unknown;
+  try {
+    await createCanary(config).close();
+  } catch (error) {
+    thrown = error;
+  }
+  expect(thrown, `${block.where}: createCanary accepted ${configText}`).toBeInstanceOf(CanaryConfigError);
+  expect(`${(thrown as Error).name}: ${(thrown as Error).message}`, block.where).toBe(block.code.trimEnd());
 }
