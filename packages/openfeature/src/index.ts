@@ -5,5 +5,11 @@ export {
   DEFAULT_READY_TIMEOUT_MS,
   PROVIDER_NAME,
 } from './canary-provider.js';
-export { MAX_GROUPS, OVERRIDE_KEY, type OverrideSources, toEvalContext } from './context-mapping.js';
+export {
+  MAX_GROUPS,
+  OVERRIDE_KEY,
+  type OverrideSources,
+  toEvalContext,
+  toOpenFeatureContext,
+} from './context-mapping.js';
 export { REASON_MAP, resolutionReason } from './reason-mapping.js';

@@ -12,6 +12,7 @@ import {
   PROVIDER_NAME,
   REASON_MAP,
   toEvalContext,
+  toOpenFeatureContext,
 } from '@canary-kit/openfeature';
 import {
   ErrorCode,
@@ -282,6 +283,49 @@ describe('garbage contexts', () => {
           expect(details.errorCode).toBeUndefined();
           const mapped = toEvalContext(context, canary.overrideSources);
           expect(details.variant).toBe(canary.evaluate(flag, mapped).version);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('toOpenFeatureContext carries a canary-kit context through OpenFeature to the same decision', async () => {
+    const canary = canaryWith({ flags: FLAGS, overrides: { trust: (c) => c.attributes?.plan === 'team' } });
+    const { client } = await clientFor(canary);
+    const id = fc.option(fc.oneof(fc.string(), fc.constantFrom('alice', 'mallory')), { nil: undefined });
+    const evalContextArb = fc.record(
+      {
+        userId: id,
+        sessionId: id,
+        tenantId: id,
+        ip: id,
+        groups: fc.array(fc.oneof(fc.string(), fc.constant('beta'))),
+        attributes: fc.dictionary(
+          fc.oneof(fc.string(), fc.constant('plan')),
+          fc.oneof(fc.string(), fc.double(), fc.boolean(), fc.constantFrom('enterprise', 'team')),
+        ),
+        overrides: fc.record(
+          {
+            header: fc.oneof(
+              fc.constantFrom('always', 'never', 'checkout=always', 'search=never,always', '=='),
+              fc.array(fc.constantFrom('always', 'checkout=never')),
+            ),
+            cookie: fc.constantFrom('always', 'never', 'search=always'),
+          },
+          { requiredKeys: [] },
+        ),
+      },
+      { requiredKeys: [] },
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        evalContextArb,
+        fc.constantFrom('checkout', 'search', 'byTenant'),
+        async (ctx, flag) => {
+          const details = await client.getBooleanDetails(flag, false, toOpenFeatureContext(ctx));
+          const decision = canary.evaluate(flag, ctx);
+          expect(details.variant).toBe(decision.version);
+          expect(details.flagMetadata.canaryKitReason).toBe(decision.reason);
         },
       ),
       { numRuns: 500 },
