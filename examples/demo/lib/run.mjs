@@ -32,7 +32,12 @@ export async function runDemo({
     clock,
     onResult: (result) => timeline.observe(result),
   });
-  const view = createView({ stream: stdout, quiet: options.quiet, totalSteps: plan.steps.length });
+  const view = createView({
+    stream: stdout,
+    quiet: options.quiet,
+    totalSteps: plan.steps.length,
+    title: apps.mode,
+  });
 
   let interrupted = false;
   const onSignal = () => {

@@ -7,6 +7,10 @@ import { FLAG, SHADOW_TARGET } from './shop.mjs';
 import { matchRate } from './state.mjs';
 
 const BAR = 30;
+const BOLD = '\x1b[1m';
+const RED = '\x1b[31m';
+const YELLOW = '\x1b[33m';
+const RESET = '\x1b[0m';
 const EVENTS_SHOWN = 9;
 
 function bar(percentage) {
@@ -34,33 +38,42 @@ function row(name, w) {
   return `  ${name.padEnd(18)}${w.rps.toFixed(0).padStart(6)}  ${pct(w.errorRate).padStart(8)}  ${ms(w.p95).padStart(9)}`;
 }
 
-export function createView({ stream, quiet, totalSteps, plainEveryMs = 3_000 }) {
+export function createView({ stream, quiet, totalSteps, title, plainEveryMs = 3_000 }) {
   const tty = Boolean(stream.isTTY) && !quiet;
   let drawnLines = 0;
   let printedEvents = 0;
   let lastPlain = -Infinity;
 
+  // Each line is [text, ansi-style]; the text is cut to the terminal's width before it is styled, so no line
+  // wraps and the cursor-up count of the next redraw stays right.
   const lines = (state, timeline, nowMs, windowStats) => {
-    const phase = state.phase === 'rolled-back' ? '\x1b[31mrolled back\x1b[0m' : state.phase;
+    const phase = state.phase === 'rolled-back' ? 'ROLLED BACK' : state.phase;
     const out = [
-      `\x1b[1mcanary-kit demo\x1b[0m — flag ${FLAG}, memory store, in-process analysis      t = ${at(nowMs)}`,
-      '',
-      `  step ${Math.min(state.stepIndex + 1, totalSteps)}/${totalSteps}  ${String(state.percentage).padStart(3)} % on v2  ${bar(state.percentage)}  ${phase}`,
-      '',
-      `  ${'checkout'.padEnd(18)}   req/s    errors        p95`,
-      row('v1 (stable)', windowStats.v1),
-      row('v2 (canary)', windowStats.v2),
-      row('product views', windowStats.catalog),
-      '',
-      `  ${shadowLine(state)}`,
-      '',
-      '  events:',
+      [`canary-kit demo — flag ${FLAG}, ${title}      t = ${at(nowMs)}`, BOLD],
+      [''],
+      [
+        `  step ${Math.min(state.stepIndex + 1, totalSteps)}/${totalSteps}  ${String(state.percentage).padStart(3)} % on v2  ${bar(state.percentage)}  ${phase}`,
+        state.phase === 'rolled-back' ? RED : '',
+      ],
+      [''],
+      [`  ${'checkout'.padEnd(18)}   req/s    errors        p95`],
+      [row('v1 (stable)', windowStats.v1)],
+      [row('v2 (canary)', windowStats.v2)],
+      [row('product views', windowStats.catalog)],
+      [''],
+      [`  ${shadowLine(state)}`],
+      [''],
+      ['  events:'],
     ];
     for (const e of timeline.events.slice(-EVENTS_SHOWN)) {
-      const color = e.type === 'rollback' ? '\x1b[31m' : e.verdict === 'fail' ? '\x1b[33m' : '';
-      out.push(`  ${at(e.at).padStart(7)}  ${color}${truncate(e.text, 150)}${color ? '\x1b[0m' : ''}`);
+      const style = e.type === 'rollback' ? RED : e.verdict === 'fail' ? YELLOW : '';
+      out.push([`  ${at(e.at).padStart(7)}  ${e.text}`, style]);
     }
-    return out;
+    const width = Math.max(40, (stream.columns ?? 120) - 1);
+    return out.map(([text, style]) => {
+      const cut = truncate(text, width);
+      return style ? `${style}${cut}${RESET}` : cut;
+    });
   };
 
   return {
