@@ -9,18 +9,17 @@ import {
 import canaryPlugin from '@canary-kit/fastify';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Cleanup, listen } from './helpers.js';
 import {
-  httpServer,
-  LogLines,
-  pattern,
+  payload,
   type Received,
   send,
+  serve,
   sha256,
   type TestServer,
   until,
   writeLarge,
-} from './servers.js';
+} from '../../../test/helpers/servers.js';
+import { Cleanup, LogLines, listen } from './helpers.js';
 
 /**
  * Raw request capture and response capture for shadow copies: the handler reads exactly the bytes the client
@@ -29,11 +28,7 @@ import {
  */
 
 const cleanup = new Cleanup();
-const servers: TestServer[] = [];
-afterEach(async () => {
-  await cleanup.run();
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-});
+afterEach(() => cleanup.run());
 
 const MiB = 1024 * 1024;
 
@@ -41,13 +36,13 @@ const MiB = 1024 * 1024;
 const digest = (body: Buffer) => ({ sha: sha256(body), bytes: body.length });
 
 /** A candidate answering like the primary, from the bytes it received. */
-async function candidate(): Promise<TestServer> {
-  const server = await httpServer((req: Received, res) => {
-    res.setHeader('content-type', 'application/json; charset=utf-8');
-    res.end(JSON.stringify(req.method === 'GET' ? { items: [1, 2, 3] } : digest(req.body)));
-  });
-  servers.push(server);
-  return server;
+function candidate(): Promise<TestServer> {
+  return cleanup.server(
+    serve((req: Received, res) => {
+      res.setHeader('content-type', 'application/json; charset=utf-8');
+      res.end(JSON.stringify(req.method === 'GET' ? { items: [1, 2, 3] } : digest(req.body)));
+    }),
+  );
 }
 
 interface AppOptions {
@@ -101,14 +96,14 @@ describe('raw request bodies reach the handler and the shadow target byte-identi
       shadow: { name: 'v2', target: target.url, methods: ['GET', 'POST'] },
     });
     const octet = { 'content-type': 'application/octet-stream' };
-    const chunks = Array.from({ length: 37 }, (_, i) => pattern(1 + ((i * 7919) % 20_000), i + 3));
+    const chunks = Array.from({ length: 37 }, (_, i) => payload(1 + ((i * 7919) % 20_000), i + 3));
     const chunked = Buffer.concat(chunks);
     const cases: { name: string; body: Buffer | Buffer[]; bytes: Buffer }[] = [
       { name: '0 B', body: Buffer.alloc(0), bytes: Buffer.alloc(0) },
-      { name: '1 KiB', body: pattern(1024, 11), bytes: pattern(1024, 11) },
-      { name: '1 MiB', body: pattern(MiB, 12), bytes: pattern(MiB, 12) },
+      { name: '1 KiB', body: payload(1024, 11), bytes: payload(1024, 11) },
+      { name: '1 MiB', body: payload(MiB, 12), bytes: payload(MiB, 12) },
       { name: 'chunked', body: chunks, bytes: chunked },
-      { name: '10 MiB', body: pattern(10 * MiB, 13), bytes: pattern(10 * MiB, 13) },
+      { name: '10 MiB', body: payload(10 * MiB, 13), bytes: payload(10 * MiB, 13) },
     ];
     for (const c of cases) {
       const res = await send(`${base}/upload`, { method: 'POST', headers: octet, body: c.body });
@@ -151,7 +146,7 @@ describe('raw request bodies reach the handler and the shadow target byte-identi
           bufferedAtHook = request.raw.readableLength;
         }),
     });
-    const chunks = [pattern(300, 1), pattern(70_000, 2), pattern(5, 3)];
+    const chunks = [payload(300, 1), payload(70_000, 2), payload(5, 3)];
     const client = send(`${base}/upload`, {
       method: 'POST',
       headers: { 'content-type': 'application/octet-stream' },
@@ -184,16 +179,16 @@ describe('raw request bodies reach the handler and the shadow target byte-identi
         );
       },
     });
-    const payload = pattern(4096, 5);
+    const bytes = payload(4096, 5);
     for (let i = 0; i < 3; i++) {
       const res = await send(`${base}/upload`, {
         method: 'POST',
         headers: { 'content-type': 'application/octet-stream' },
-        body: payload,
+        body: bytes,
       });
-      expect(JSON.parse(res.body.toString())).toEqual(digest(payload));
+      expect(JSON.parse(res.body.toString())).toEqual(digest(bytes));
     }
-    expect(handled.every((b) => b.equals(payload))).toBe(true);
+    expect(handled.every((b) => b.equals(bytes))).toBe(true);
     await until(() => outcomes(canary, 'v2').skipped === 3, 'three skipped copies');
     expect(target.received).toHaveLength(0);
     expect(logs.matching('request body was read before canary-kit')).toBe(1);
@@ -202,11 +197,12 @@ describe('raw request bodies reach the handler and the shadow target byte-identi
 
 describe('primary responses are captured for the diff, and pass through unbuffered past the limit', () => {
   it('diffs the response as sent against the candidate and reports the differing field', async () => {
-    const target = await httpServer((_req, res) => {
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ items: [1, 2, 4] }));
-    });
-    servers.push(target);
+    const target = await cleanup.server(
+      serve((_req, res) => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ items: [1, 2, 4] }));
+      }),
+    );
     const { canary, base } = await primary({ shadow: { name: 'v2', target: target.url } });
     const mismatches: MismatchEvent[] = [];
     canary.on('mismatch', (event) => mismatches.push(event));
@@ -224,9 +220,8 @@ describe('primary responses are captured for the diff, and pass through unbuffer
   });
 
   it('streams a 24 MiB response to the client whole while keeping only maxResponseBytes for the diff', async () => {
-    const target = await httpServer((_req, res) => writeLarge(res, 24 * MiB, 9));
-    servers.push(target);
-    const bytes = pattern(24 * MiB, 9);
+    const target = await cleanup.server(serve((_req, res) => writeLarge(res, 24 * MiB, 9)));
+    const bytes = payload(24 * MiB, 9);
     const { canary, base } = await primary({
       shadow: { name: 'v2', target: target.url, maxResponseBytes: 64 * 1024 },
       routes: (app) =>
@@ -243,7 +238,7 @@ describe('primary responses are captured for the diff, and pass through unbuffer
     });
     const res = await send(`${base}/large`);
     expect(res.status).toBe(200);
-    expect(sha256(res.body)).toBe(sha256(pattern(24 * MiB, 9)));
+    expect(sha256(res.body)).toBe(sha256(payload(24 * MiB, 9)));
     await until(() => canary.shadows[0]!.inFlight === 0 && target.received.length === 1, 'the copy');
     const counts = outcomes(canary, 'v2');
     // Both sides truncated at 64 KiB: equal prefixes, no difference found, but not a proven match.

@@ -3,21 +3,21 @@ import { type CanaryConfig, createCanary, type ShadowOutcome } from '@canary-kit
 import canaryPlugin from '@canary-kit/fastify';
 import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Cleanup, listen, sampleValue, scrape } from './helpers.js';
 import {
-  type ClientResponse,
+  type Answer,
   garbageServer,
-  httpServer,
   hungServer,
-  pattern,
+  payload,
   refusedUrl,
   resettingServer,
   send,
+  serve,
   sha256,
   type TestServer,
   until,
   writeLarge,
-} from './servers.js';
+} from '../../../test/helpers/servers.js';
+import { Cleanup, listen, sampleValue, scrape } from './helpers.js';
 
 /**
  * Misbehaving shadow targets never change, fail or hold up the primary response: every answer is identical
@@ -26,15 +26,10 @@ import {
  */
 
 const cleanup = new Cleanup();
-const servers: TestServer[] = [];
-afterEach(async () => {
-  // Targets first: closing the Canary waits for copies in flight, which a hung target would hold for a minute.
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-  await cleanup.run();
-});
+afterEach(() => cleanup.run());
 
 const N = 12;
-const UPLOAD = pattern(200_000, 21);
+const UPLOAD = payload(200_000, 21);
 
 type ShadowConfig = Exclude<NonNullable<CanaryConfig['shadow']>, readonly unknown[]>;
 
@@ -58,7 +53,7 @@ async function primary(shadow: ShadowConfig | undefined) {
 
 /** N GETs and N uploads, half of them concurrently; the parts of each answer a client can see. */
 async function traffic(base: string): Promise<string[]> {
-  const describe = (r: ClientResponse) =>
+  const describe = (r: Answer) =>
     JSON.stringify([
       r.status,
       r.headers['content-type'],
@@ -113,30 +108,29 @@ function gate(): { promise: Promise<void>; resolve: () => void } {
 }
 const slowGate = gate();
 
-const serve = async (make: () => Promise<TestServer>) => {
-  const server = await make();
-  servers.push(server);
+const target = async (make: Promise<TestServer>) => {
+  const server = await cleanup.server(make);
   return { url: server.url, server };
 };
 
 const FAULTS: Fault[] = [
   {
     name: 'hung (accepts, never answers), past maxInFlight',
-    target: () => serve(hungServer),
+    target: () => target(hungServer()),
     options: { maxInFlight: 5, timeoutMs: 60_000 },
     outcomes: { dropped: COPIES - 5 },
   },
   {
     name: 'hung, copies timing out',
-    target: () => serve(hungServer),
+    target: () => target(hungServer()),
     options: { timeoutMs: 300 },
     outcomes: { timeout: COPIES },
   },
   {
     name: '1 s slow',
     target: () =>
-      serve(() =>
-        httpServer(async (req, res) => {
+      target(
+        serve(async (req, res) => {
           // At least 1 s, and not before the test saw every primary answer (no race with a slow machine).
           await Promise.all([sleep(1000), slowGate.promise]);
           res.setHeader('content-type', 'application/json; charset=utf-8');
@@ -152,7 +146,7 @@ const FAULTS: Fault[] = [
   },
   {
     name: 'resetting connections',
-    target: () => serve(resettingServer),
+    target: () => target(resettingServer()),
     outcomes: { error: COPIES },
   },
   {
@@ -162,12 +156,12 @@ const FAULTS: Fault[] = [
   },
   {
     name: 'answering garbage',
-    target: () => serve(garbageServer),
+    target: () => target(garbageServer()),
     outcomes: { error: COPIES },
   },
   {
     name: 'answering 50 MB bodies',
-    target: () => serve(() => httpServer((_req, res) => writeLarge(res, 50 * 1024 * 1024))),
+    target: () => target(serve((_req, res) => writeLarge(res, 50 * 1024 * 1024))),
     outcomes: { mismatch: COPIES },
   },
 ];
@@ -189,7 +183,7 @@ describe('a misbehaving shadow target never changes the primary response', () =>
     if (fault.outcomes.dropped !== undefined) {
       // Every primary answered while the first copies are still hanging at the target.
       expect(canary.shadows[0]!.inFlight).toBe(5);
-      expect(server!.accepted).toBeGreaterThan(0);
+      expect(server!.arrived()).toBeGreaterThan(0);
     }
     if (fault.name === '1 s slow') {
       // Every primary answered while the target had answered no copy yet.

@@ -2,21 +2,20 @@ import { type CanaryConfig, createCanary, type FailoverReason, type UpstreamConf
 import canaryPlugin, { canaryHandler } from '@canary-kit/fastify';
 import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Cleanup, listen, sampleValue, scrape } from './helpers.js';
 import {
   garbageServer,
-  httpServer,
   hungServer,
-  LogLines,
-  pattern,
+  payload,
   type Received,
   refusedUrl,
   resettingServer,
   send,
+  serve,
   sha256,
   type TestServer,
   writeLarge,
-} from './servers.js';
+} from '../../../test/helpers/servers.js';
+import { Cleanup, LogLines, listen, sampleValue, scrape } from './helpers.js';
 
 /**
  * Upstream routing: the canary share of a route bound to a flag with an `upstream` is proxied there (streamed
@@ -25,11 +24,7 @@ import {
  */
 
 const cleanup = new Cleanup();
-const servers: TestServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-  await cleanup.run();
-});
+afterEach(() => cleanup.run());
 
 const FLAG = 'cart-v2';
 const MiB = 1024 * 1024;
@@ -37,16 +32,10 @@ const CANARY_USER = { 'x-user': 'canary-user' };
 const STABLE_USER = { 'x-user': 'someone-else' };
 const OCTET = { 'content-type': 'application/octet-stream' };
 
-async function track(make: () => Promise<TestServer>): Promise<TestServer> {
-  const server = await make();
-  servers.push(server);
-  return server;
-}
-
 /** The new service: answers with what it received. */
 function echoUpstream(status = 200): Promise<TestServer> {
-  return track(() =>
-    httpServer((req: Received, res) => {
+  return cleanup.server(
+    serve((req: Received, res) => {
       res.statusCode = status;
       res.setHeader('content-type', 'application/json; charset=utf-8');
       res.setHeader('x-served', 'upstream');
@@ -157,8 +146,8 @@ describe('the canary share is proxied to the upstream', () => {
   it('streams POST bodies (1 MiB and chunked) to the upstream byte-identical, without the local handler', async () => {
     const upstream = await echoUpstream();
     const { base, local, versionCount } = await app(upstream.url);
-    const large = pattern(MiB, 31);
-    const chunks = Array.from({ length: 29 }, (_, i) => pattern(1 + ((i * 104_729) % 90_000), 40 + i));
+    const large = payload(MiB, 31);
+    const chunks = Array.from({ length: 29 }, (_, i) => payload(1 + ((i * 104_729) % 90_000), 40 + i));
     for (const body of [large, chunks]) {
       const res = await send(`${base}/base/cart/1`, {
         method: 'POST',
@@ -176,17 +165,17 @@ describe('the canary share is proxied to the upstream', () => {
   });
 
   it('streams a 50 MB upstream answer to the client whole', async () => {
-    const upstream = await track(() => httpServer((_req, res) => writeLarge(res, 50 * MiB, 5)));
+    const upstream = await cleanup.server(serve((_req, res) => writeLarge(res, 50 * MiB, 5)));
     const { base } = await app(upstream.url);
     const res = await send(`${base}/base/cart/1`, { headers: CANARY_USER });
     expect(res.status).toBe(200);
     expect(res.headers['content-length']).toBe(String(50 * MiB));
-    expect(sha256(res.body)).toBe(sha256(pattern(50 * MiB, 5)));
+    expect(sha256(res.body)).toBe(sha256(payload(50 * MiB, 5)));
   });
 
   it('waits for a 1 s slow upstream within its timeout and serves its answer', async () => {
-    const upstream = await track(() =>
-      httpServer(async (_req, res) => {
+    const upstream = await cleanup.server(
+      serve(async (_req, res) => {
         await new Promise((r) => setTimeout(r, 1000));
         res.end('slow but fine');
       }),
@@ -212,15 +201,20 @@ const FAILURES: Failure[] = [
   {
     name: 'hung',
     reason: 'timeout',
-    upstream: async () => (await track(hungServer)).url,
+    upstream: async () => (await cleanup.server(hungServer())).url,
     timeoutMs: 300,
     post: 504,
   },
-  { name: 'resetting', reason: 'reset', upstream: async () => (await track(resettingServer)).url, post: 502 },
+  {
+    name: 'resetting',
+    reason: 'reset',
+    upstream: async () => (await cleanup.server(resettingServer())).url,
+    post: 502,
+  },
   {
     name: 'answering garbage',
     reason: 'protocol',
-    upstream: async () => (await track(garbageServer)).url,
+    upstream: async () => (await cleanup.server(garbageServer())).url,
     post: 502,
   },
   {
@@ -246,7 +240,7 @@ describe('failover', () => {
       expect(get.headers['x-served']).toBe('local-stable');
       expect(json(get.body)).toMatchObject({ served: 'local-stable', url: '/base/cart/3?x=y' });
 
-      const body = pattern(300_000, 77);
+      const body = payload(300_000, 77);
       const put = await send(`${base}/base/cart/3`, {
         method: 'PUT',
         headers: { ...CANARY_USER, ...OCTET },
@@ -284,13 +278,13 @@ describe('failover', () => {
   it('streams an idempotent body over the buffer limit, so it is not replayed: the 503 is the answer', async () => {
     const upstream = await echoUpstream(503);
     const { base, local, canary } = await app({ url: upstream.url, circuitBreaker: false });
-    const body = pattern(2 * MiB, 8);
+    const body = payload(2 * MiB, 8);
     const announced = await send(`${base}/base/cart/1`, {
       method: 'PUT',
       headers: { ...CANARY_USER, ...OCTET },
       body,
     });
-    const chunks = Array.from({ length: 40 }, (_, i) => pattern(64 * 1024, 100 + i));
+    const chunks = Array.from({ length: 40 }, (_, i) => payload(64 * 1024, 100 + i));
     const chunked = await send(`${base}/base/cart/1`, {
       method: 'PUT',
       headers: { ...CANARY_USER, ...OCTET },
@@ -311,7 +305,7 @@ describe('failover', () => {
       url,
       circuitBreaker: { failureThreshold: 1, cooldownMs: 60_000 },
     });
-    const body = pattern(500_000, 3);
+    const body = payload(500_000, 3);
     const first = await send(`${base}/base/cart/1`, {
       method: 'POST',
       headers: { ...CANARY_USER, ...OCTET },
