@@ -54,7 +54,16 @@ export interface Panel {
 export interface Variable {
   readonly type: string;
   readonly name: string;
-  readonly query?: string | { query?: string };
+  /** Grafana 10/11 keep a Prometheus variable's query structured (qryType 1 = label values), and as text. */
+  readonly query?:
+    | string
+    | {
+        qryType?: number;
+        query?: string;
+        metric?: string;
+        label?: string;
+        labelFilters?: { label: string; op: string; value: string }[];
+      };
   readonly definition?: string;
   readonly datasource?: { type?: string; uid?: string };
 }

@@ -37,7 +37,15 @@ describe('examples/ops/canary-kit.dashboard.json', () => {
       expect(v.definition, v.name).toBe(q);
       const { expr, label } = parseLabelValues(q);
       expect(label, v.name).toBe(v.name);
-      expect(analyzeQuery(expr ?? '').selectors.length, v.name).toBeGreaterThan(0);
+      const selectors = analyzeQuery(expr ?? '').selectors;
+      expect(selectors, v.name).toHaveLength(1);
+      // The editor's structured fields (what Grafana 10/11 runs) say the same as the text.
+      expect(v.query, v.name).toMatchObject({
+        qryType: 1,
+        metric: selectors[0]!.name,
+        label,
+        labelFilters: selectors[0]!.matchers.map((m) => ({ label: m.label, op: m.op, value: m.value })),
+      });
     }
   });
 
