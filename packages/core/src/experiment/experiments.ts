@@ -14,6 +14,7 @@ import {
   experimentPath,
   type NormalizedSettings,
   normalizeSettings,
+  SETTING_KEYS,
 } from './options.js';
 
 /** Distinct experiment names with their own series; later ones share `(other)` (metric cardinality, memory). */
@@ -30,10 +31,16 @@ export type Experiment<V = unknown> = <T extends V | PromiseLike<V>>(call: Exper
 interface Entry {
   readonly runner: ExperimentRunner;
   readonly diffCache: DiffOptionsCache;
-  lastOptions: object | undefined;
+  /** The setting values (SETTING_KEYS order) `lastSettings` was validated from. */
+  readonly lastValues: unknown[];
   lastSettings: NormalizedSettings | undefined;
   /** The last invalid-options message reported, so a bad call site reports once, not once per call. */
   lastError: string | undefined;
+}
+
+function sameValues(options: ExperimentSettings, values: readonly unknown[]): boolean {
+  for (let i = 0; i < SETTING_KEYS.length; i++) if (options[SETTING_KEYS[i]!] !== values[i]) return false;
+  return true;
 }
 
 /** Every experiment of one Canary, by name. */
@@ -41,6 +48,7 @@ export class Experiments {
   readonly #hooks: ExperimentHooks;
   readonly #entries = new Map<string, Entry>();
   readonly #limitReached: () => void;
+  #limitWarned = false;
 
   constructor(hooks: ExperimentHooks, limitReached: () => void) {
     this.#hooks = hooks;
@@ -51,7 +59,10 @@ export class Experiments {
     let entry = this.#entries.get(name);
     if (entry === undefined) {
       if (this.#entries.size >= MAX_EXPERIMENTS) {
-        if (name !== OTHER_EXPERIMENTS) this.#limitReached();
+        if (!this.#limitWarned) {
+          this.#limitWarned = true;
+          this.#limitReached();
+        }
         name = OTHER_EXPERIMENTS;
         entry = this.#entries.get(name);
         if (entry !== undefined) return entry;
@@ -59,7 +70,7 @@ export class Experiments {
       entry = {
         runner: new ExperimentRunner(name, this.#hooks),
         diffCache: new DiffOptionsCache(),
-        lastOptions: undefined,
+        lastValues: new Array(SETTING_KEYS.length),
         lastSettings: undefined,
         lastError: undefined,
       };
@@ -69,7 +80,9 @@ export class Experiments {
   }
 
   /**
-   * `canary.experiment`: options are read on every call (an object seen last time is not validated again).
+   * `canary.experiment`: options are read on every call. Options written inline are a new object each time,
+   * so what is remembered is the setting values: the same values as last call (by identity) are not
+   * validated again; an inline `ignore` array or `compare` arrow function is, on every call.
    * Invalid options never fail the call: the control runs alone, the call counts as `skipped` and the
    * CanaryConfigError goes to `error`.
    */
@@ -85,7 +98,11 @@ export class Experiments {
     }
     const entry = this.#entry(name);
     let settings = entry.lastSettings;
-    if (options !== entry.lastOptions || settings === undefined) {
+    if (
+      settings === undefined ||
+      typeof options.candidate !== 'function' ||
+      !sameValues(options as ExperimentSettings, entry.lastValues)
+    ) {
       try {
         settings = normalizeSettings(name, options as ExperimentSettings, entry.diffCache);
         if (typeof options.candidate !== 'function')
@@ -101,7 +118,9 @@ export class Experiments {
         }
         return options.control();
       }
-      entry.lastOptions = options;
+      const values = entry.lastValues;
+      for (let i = 0; i < SETTING_KEYS.length; i++)
+        values[i] = (options as ExperimentSettings)[SETTING_KEYS[i]!];
       entry.lastSettings = settings;
     }
     return entry.runner.run(settings, options);

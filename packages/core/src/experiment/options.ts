@@ -58,6 +58,17 @@ const DIFF_KEYS = [
   'maxValueLength',
 ] as const satisfies readonly (keyof DiffOptions)[];
 
+/** Every setting, in a fixed order: what `canary.experiment` compares with the last call's before validating. */
+export const SETTING_KEYS = [
+  'flag',
+  'percentage',
+  'compare',
+  'clean',
+  'timeoutMs',
+  'maxConcurrency',
+  ...DIFF_KEYS,
+] as const satisfies readonly (keyof ExperimentSettings)[];
+
 /** Validated settings, as the runner uses them. */
 export interface NormalizedSettings {
   readonly flag: string | undefined;

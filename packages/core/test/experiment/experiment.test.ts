@@ -1,4 +1,4 @@
-import { CanaryConfigError } from '@canary-kit/core';
+import { CanaryConfigError, MAX_EXPERIMENTS } from '@canary-kit/core';
 import { describe, expect, it } from 'vitest';
 import { until } from '../support/until.js';
 import {
@@ -515,6 +515,30 @@ describe('bad input', () => {
   it('a control that is not a function is a TypeError: there is nothing to run', () => {
     const { canary } = setup();
     expect(() => canary.experiment('x', { control: 1 as never, candidate: () => 1 })).toThrowError(TypeError);
+  });
+});
+
+describe('names and settings', () => {
+  it('settings read on every call: a change between two calls takes effect at once', async () => {
+    const { canary } = setup();
+    let share = 0;
+    for (let i = 0; i < 6; i++) {
+      if (i === 3) share = 100;
+      canary.experiment('changing', { control: () => i, candidate: () => i, percentage: share });
+    }
+    await until(() => total(canary, 'changing') === 6, 'every call');
+    expect(counts(canary, 'changing')).toEqual(only({ skipped: 3, match: 3 }));
+  });
+
+  it(`past ${MAX_EXPERIMENTS} names, new ones share the "(other)" series, with one warning`, async () => {
+    const { canary, warnings } = setup();
+    for (let i = 0; i < MAX_EXPERIMENTS + 5; i++)
+      canary.experiment(`name-${i}`, { control: () => i, candidate: () => i, percentage: 0 });
+    const stats = canary.stats().experiments;
+    expect(Object.keys(stats)).toHaveLength(MAX_EXPERIMENTS + 1);
+    expect(stats['(other)']?.skipped).toBe(5);
+    expect(stats[`name-${MAX_EXPERIMENTS}`]).toBeUndefined();
+    expect(warnings.filter((w) => w === 'experiment-limit')).toHaveLength(1);
   });
 });
 
