@@ -14,6 +14,8 @@ import {
   checkCookieSample,
   checkJsonBlock,
   checkMetricsSample,
+  checkNginxBlock,
+  checkPythonBlock,
   checkShellBlock,
   checkTypesBlock,
   checkWarningSample,
@@ -78,6 +80,10 @@ async function runBlock(block: CodeBlock): Promise<void> {
       return checkWarningSample(block, args);
     case 'types':
       return checkTypesBlock(block, args);
+    case 'nginx':
+      return checkNginxBlock(block);
+    case 'python':
+      return checkPythonBlock(block);
     case 'config-error':
       return checkConfigErrorSample(block, args);
     case 'config-errors':

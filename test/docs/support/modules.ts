@@ -13,7 +13,8 @@ import { ROOT } from './markdown.js';
  *  - stand-ins ("stubs") for the application's own parts: handlers that answer `{ handler: '<name>' }`, an
  *    `app` with canary-kit mounted, a `canary` knowing every flag the docs use, a `log`.
  * After the block it exports every top-level name, so the harness can reach the block's `app` and `canary`.
- * The block's own text is never edited, except that `*.internal` URLs point at local stand-in services.
+ * The block's own text is never edited, except that `*.internal` URLs point at local stand-in services and
+ * `./recordings/` at a scratch directory.
  */
 
 export type EnvName = 'core' | 'express' | 'fastify' | 'nest';
@@ -233,12 +234,13 @@ export async function buildModule(
   lang: string,
   urls: ReadonlyMap<string, string>,
   id: string,
+  scratch: string,
 ): Promise<BuiltModule> {
   const spec = ENVS[env];
-  const block = code.replace(
-    /http:\/\/([\w-]+\.internal)(?::\d+)?/g,
-    (all, host: string) => urls.get(host) ?? all,
-  );
+  const block = code
+    .replace(/http:\/\/([\w-]+\.internal)(?::\d+)?/g, (all, host: string) => urls.get(host) ?? all)
+    // Files a block writes (`./recordings/requests.jsonl`) go to a scratch directory of the test.
+    .replace(/(['"])\.\/recordings\//g, (_all, quote: string) => `${quote}${scratch}/`);
   const used = usedNames(block);
   const declared = declaredNames(block);
   const need = (name: string) => used.has(name) && !declared.all.has(name);

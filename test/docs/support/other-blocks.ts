@@ -1,6 +1,8 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CanaryConfigError, createCanary, parseConfig, parseFlags } from '@canary-kit/core';
+import { CanaryConfigError, createCanary, createFileStore, parseConfig, parseFlags } from '@canary-kit/core';
 import canaryPlugin from '@canary-kit/fastify';
 import Fastify from 'fastify';
 import { expect } from 'vitest';
@@ -119,7 +121,7 @@ export function checkShellBlock(block: CodeBlock): void {
  * `json [config|flags|code-in=<dir>]`: parses; a config or flags document must pass the real validator; with
  * `code-in`, the error `code` it shows must be one the sources in that directory produce.
  */
-export function checkJsonBlock(block: CodeBlock, kind: string): void {
+export async function checkJsonBlock(block: CodeBlock, kind: string): Promise<void> {
   let value: unknown;
   expect(() => {
     value = JSON.parse(block.code);
@@ -133,6 +135,8 @@ export function checkJsonBlock(block: CodeBlock, kind: string): void {
       .join('\n');
     expect(code && sources.includes(`'${code}'`), `${block.where}: no code ${code} in ${dir}`).toBe(true);
   }
+  if (kind === 'unleash-toggle') return checkUnleashToggle(block, value as UnleashToggle);
+  if (kind === 'file-store') return checkThroughFileStore(block, value);
   if (kind === 'config') expect(() => parseConfig(value), block.where).not.toThrow();
   if (kind === 'flags')
     expect(() => parseFlags((value as { flags?: unknown }).flags ?? value), block.where).not.toThrow();
@@ -251,4 +255,137 @@ export async function checkConfigErrorSample(block: CodeBlock, configText: strin
   }
   expect(thrown, `${block.where}: createCanary accepted ${configText}`).toBeInstanceOf(CanaryConfigError);
   expect(`${(thrown as Error).name}: ${(thrown as Error).message}`, block.where).toBe(block.code.trimEnd());
+}
+
+interface UnleashToggle {
+  name: string;
+  enabled: boolean;
+  strategies: { name: string; parameters: Record<string, string>; constraints?: unknown[] }[];
+}
+
+/**
+ * `json unleash-toggle`: an Unleash flexibleRollout toggle, loaded into a real unleash-client (offline: no URL is
+ * fetched, no metrics are sent), answers like the canary-kit flag the migration guide maps it to, for every id.
+ */
+async function checkUnleashToggle(block: CodeBlock, toggle: UnleashToggle): Promise<void> {
+  const { Unleash, InMemStorageProvider } = await import('unleash-client');
+  const strategy = toggle.strategies.find((s) => s.name === 'flexibleRollout');
+  expect(strategy, `${block.where}: no flexibleRollout strategy`).toBeDefined();
+  const { rollout = '0', groupId = toggle.name } = strategy!.parameters;
+  const canary = createCanary({
+    flags: {
+      [toggle.name]: {
+        enabled: toggle.enabled,
+        percentage: Number(rollout),
+        bucketing: 'unleash',
+        seed: groupId,
+        stickiness: ['userId', 'sessionId'],
+      },
+    },
+  });
+  const unleash = new Unleash({
+    appName: 'canary-kit-docs',
+    url: 'http://127.0.0.1:9/api/',
+    refreshInterval: 0,
+    disableMetrics: true,
+    disableAutoStart: true,
+    skipInstanceCountWarning: true,
+    storageProvider: new InMemStorageProvider(),
+    bootstrap: { data: [toggle as never] },
+  });
+  unleash.on('error', () => {});
+  try {
+    const ready = new Promise((resolve) => unleash.once('ready', resolve));
+    await unleash.start();
+    await ready;
+    let enabled = 0;
+    for (let i = 0; i < 3000; i++) {
+      const context =
+        i % 3 === 0 ? { sessionId: `session-${i}` } : { userId: `user-${i}`, sessionId: `s-${i}` };
+      const theirs = unleash.isEnabled(toggle.name, context);
+      const ours = canary.isCanary(toggle.name, context);
+      if (ours !== theirs)
+        expect({ context, canary: ours }, block.where).toEqual({ context, canary: theirs });
+      if (theirs) enabled++;
+    }
+    expect(enabled, `${block.where}: the toggle enables some ids`).toBeGreaterThan(0);
+  } finally {
+    unleash.destroy();
+    await canary.close();
+  }
+}
+
+/** `json file-store`: the document, written to a file, is served by a Canary reading it through the file store. */
+async function checkThroughFileStore(block: CodeBlock, value: unknown): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'canary-docs-'));
+  const path = join(dir, 'flags.json');
+  writeFileSync(path, JSON.stringify(value));
+  const canary = createCanary({ store: createFileStore({ path, watch: false }) });
+  try {
+    await canary.ready();
+    const flags = (value as { flags: Record<string, { percentage?: number }> }).flags;
+    expect(Object.keys(flags).length, block.where).toBeGreaterThan(0);
+    for (const [key, flag] of Object.entries(flags)) {
+      expect(canary.getFlag(key), `${block.where}: ${key} not served from the file`).toMatchObject({
+        percentage: flag.percentage ?? 0,
+      });
+    }
+  } finally {
+    await canary.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * `nginx`: the "before" config of a migration guide is a config nginx accepts. Statements and blocks are checked
+ * here (every statement ends with `;`, braces balance); where nginx is installed, `nginx -t` checks the rest.
+ */
+export function checkNginxBlock(block: CodeBlock): void {
+  let depth = 0;
+  block.code.split('\n').forEach((raw, i) => {
+    const line = raw.replace(/#.*$/, '').trim();
+    if (!line) return;
+    const where = `${block.file}:${block.line + 1 + i}`;
+    depth += (line.match(/\{/g) ?? []).length - (line.match(/\}/g) ?? []).length;
+    expect(depth, `${where}: unbalanced braces`).toBeGreaterThanOrEqual(0);
+    expect(/[;{}]$/.test(line), `${where}: a statement must end with ; — ${line}`).toBe(true);
+  });
+  expect(depth, `${block.where}: unbalanced braces`).toBe(0);
+  const nginx = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p));
+  if (!nginx) return;
+  const dir = mkdtempSync(join(tmpdir(), 'canary-docs-nginx-'));
+  try {
+    writeFileSync(join(dir, 'nginx.conf'), block.code);
+    const result = spawnSync(
+      nginx,
+      [
+        '-t',
+        '-p',
+        dir,
+        '-c',
+        join(dir, 'nginx.conf'),
+        '-g',
+        `pid ${join(dir, 'nginx.pid')}; error_log stderr;`,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(result.status, `${block.where}: nginx -t says\n${result.stderr}`).toBe(0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * `python`: a "before" script of a migration guide is valid Python (parsed by python3's own parser where python3
+ * is installed; otherwise only checked to be a script).
+ */
+export function checkPythonBlock(block: CodeBlock): void {
+  expect(block.code.trim().length, block.where).toBeGreaterThan(0);
+  const probe = spawnSync('python3', ['--version'], { encoding: 'utf8' });
+  if (probe.status !== 0) return;
+  const result = spawnSync('python3', ['-c', 'import ast, sys; ast.parse(sys.stdin.read())'], {
+    input: block.code,
+    encoding: 'utf8',
+  });
+  expect(result.status, `${block.where}: python3 cannot parse it\n${result.stderr}`).toBe(0);
 }

@@ -1,5 +1,7 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type net from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Canary, signOverride } from '@canary-kit/core';
 import { expect } from 'vitest';
@@ -34,11 +36,14 @@ import { DOC_OVERRIDE_SECRET } from './stand-ins.js';
  */
 
 const requireFromNest = createRequire(join(ROOT, 'packages/nestjs/package.json'));
+const requireFromRoot = createRequire(join(ROOT, 'package.json'));
 
 interface Context {
   url: string;
   canary: Canary | undefined;
   services: Map<string, FakeService>;
+  /** Where the block's `./recordings/` files went. */
+  scratch: string;
 }
 
 export async function runCodeBlock(block: CodeBlock, env: EnvName, args: string): Promise<void> {
@@ -50,7 +55,8 @@ export async function runCodeBlock(block: CodeBlock, env: EnvName, args: string)
   }
   const urls = new Map([...services].map(([host, s]) => [host, s.url]));
   const id = `${block.file.replace(/\W+/g, '-')}-${block.line}`;
-  const built = await buildModule(env, block.code, block.lang, urls, id);
+  const scratch = mkdtempSync(join(tmpdir(), 'canary-docs-'));
+  const built = await buildModule(env, block.code, block.lang, urls, id, scratch);
   const cleanups: (() => Promise<unknown>)[] = [];
   try {
     let mod: Record<string, unknown>;
@@ -73,11 +79,12 @@ export async function runCodeBlock(block: CodeBlock, env: EnvName, args: string)
     if (checks.length === 0) {
       expect(canary ?? url, `${block.where}: the block left neither a Canary nor an app`).toBeTruthy();
     }
-    const ctx: Context = { url: url ?? '', canary, services };
+    const ctx: Context = { url: url ?? '', canary, services, scratch };
     for (const check of checks) await runCheck(block.where, check, ctx);
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
     for (const s of services.values()) await s.close();
+    rmSync(scratch, { recursive: true, force: true });
   }
 }
 
@@ -200,6 +207,46 @@ async function runCheck(where: string, check: string, ctx: Context): Promise<voi
       reason,
       ...(bucket && { bucket: Number(bucket) }),
     });
+    return;
+  }
+  m = /^same-as-unleash\s+(\S+)\s+(\S+)\s+(\S+)$/.exec(check);
+  if (m) {
+    // unleash-client's own flexibleRollout strategy, default stickiness: userId, else sessionId.
+    const [, flag, rollout, groupId] = m as unknown as string[];
+    const { default: FlexibleRollout } = requireFromRoot(
+      'unleash-client/lib/strategy/flexible-rollout-strategy.js',
+    ) as {
+      default: new () => { isEnabled(p: object, c: object): boolean };
+    };
+    const strategy = new FlexibleRollout();
+    expect(ctx.canary, `${label}: no Canary to ask`).toBeDefined();
+    let enabled = 0;
+    for (let i = 0; i < 3000; i++) {
+      const context =
+        i % 3 === 0 ? { sessionId: `session-${i}` } : { userId: `user-${i}`, sessionId: `s-${i}` };
+      const unleash = strategy.isEnabled({ rollout, stickiness: 'default', groupId }, context);
+      const ours = ctx.canary!.isCanary(flag!, context);
+      if (ours !== unleash) expect({ context, canary: ours }, label).toEqual({ context, canary: unleash });
+      if (unleash) enabled++;
+    }
+    expect(enabled, `${label}: both answers occur`).toBeGreaterThan(0);
+    expect(enabled, `${label}: both answers occur`).toBeLessThan(3000);
+    return;
+  }
+  m = /^recorded\s+([A-Z]+)\s+(\S+)$/.exec(check);
+  if (m) {
+    // The recorder wrote a JSONL v1 record of that request (the writer is asynchronous: poll).
+    const [, method, url] = m as unknown as string[];
+    const records = () =>
+      readdirSync(ctx.scratch)
+        .flatMap((f) => readFileSync(join(ctx.scratch, f), 'utf8').split('\n'))
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as { v: number; method: string; url: string });
+    await expect
+      .poll(() => records().some((r) => r.v === 1 && r.method === method && r.url === url), {
+        timeout: 10_000,
+      })
+      .toBe(true);
     return;
   }
   m = /^seen\s+(\S+)\s+([A-Z]+)\s+(\S+)$/.exec(check);
