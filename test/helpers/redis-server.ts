@@ -39,6 +39,19 @@ function freePort(): Promise<number> {
   });
 }
 
+/** Live servers, killed if the test process exits without stopping them (no orphaned redis-server). */
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function trackForExit(child: ChildProcess): void {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const c of live) c.kill('SIGKILL');
+  });
+}
+
 function encode(args: readonly string[]): string {
   return `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
 }
@@ -131,6 +144,7 @@ export async function startRedisServer(): Promise<RedisServer> {
       try {
         if ((await rawCommand(port, ['PING'], 500)).startsWith('+PONG')) {
           child = started;
+          trackForExit(started);
           return;
         }
       } catch {

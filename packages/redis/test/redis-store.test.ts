@@ -199,7 +199,7 @@ describe('RedisStore: Redis down (fail-static), reconnection and resync', () => 
     for (let i = 0; i < 200; i++) {
       const res = await fetch(`${http.url}/?user=u${i}`);
       expect(res.status).toBe(200);
-      expect((await res.json()).percentage).toBe(35);
+      expect(((await res.json()) as { percentage: number }).percentage).toBe(35);
     }
     // Commands fail at once and nothing queues up for later.
     const attempts = await Promise.allSettled(
@@ -233,7 +233,7 @@ describe('RedisStore: Redis down (fail-static), reconnection and resync', () => 
       'a sees the change made after the restart',
     );
     const res = await fetch(`${http.url}/?user=x`);
-    expect((await res.json()).percentage).toBe(70);
+    expect(((await res.json()) as { percentage: number }).percentage).toBe(70);
     expect(unhandled.reasons).toEqual([]);
   });
 
