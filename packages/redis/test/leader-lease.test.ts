@@ -162,7 +162,13 @@ describe('fencing: a stale leader cannot write', () => {
     const key = freshKey();
     const unhandled = watchUnhandled();
     closers.push(async () => unhandled.stop());
-    const healthy: AnalysisSnapshot['stable'] = { requests: 1_000, errors: 0, p50: 0.01, p95: 0.02, p99: 0.03 };
+    const healthy: AnalysisSnapshot['stable'] = {
+      requests: 1_000,
+      errors: 0,
+      p50: 0.01,
+      p95: 0.02,
+      p99: 0.03,
+    };
     let releaseA: (() => void) | undefined;
     let aPaused = false;
     // Replica a's first analysis hangs (a GC pause, a stalled query) until the test lets it go.
@@ -172,8 +178,7 @@ describe('fencing: a stale leader cannot write', () => {
         new Promise((resolve) => {
           if (aPaused) resolve({ flag, from: 0, to: Date.now(), stable: healthy, canary: healthy });
           aPaused = true;
-          releaseA = () =>
-            resolve({ flag, from: 0, to: Date.now(), stable: healthy, canary: healthy });
+          releaseA = () => resolve({ flag, from: 0, to: Date.now(), stable: healthy, canary: healthy });
         }),
     };
     const sourceB: AnalysisSource = {
