@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { type Canary, createCanary, Registry } from '@canary-kit/core';
 import { canaryMiddleware, canaryRoute, metricsHandler } from '@canary-kit/express';
 import canaryPlugin, { canaryHandler } from '@canary-kit/fastify';
-import Fastify from 'fastify';
+import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
 import { ROOT } from '../helpers/build.js';
 import { findSamples, type Sample, scrape } from '../helpers/exposition.js';
 
@@ -23,6 +23,7 @@ export const SHADOW_TARGET = 'orders-v2';
 export const EXPERIMENT = 'order-total';
 
 export type AdapterName = 'Express 5' | 'Fastify 5';
+type ExpressFactory = typeof import('../../packages/express/node_modules/@types/express/index.js');
 
 export interface Running {
   readonly base: string;
@@ -132,8 +133,7 @@ export async function startOpsApp(adapter: AdapterName): Promise<OpsApp> {
   if (adapter === 'Express 5') {
     // express's types live in packages/express's devDependencies: load Express 5 from there.
     const require = createRequire(join(ROOT, 'packages', 'express', 'package.json'));
-    const express = ((await import(require.resolve('express'))) as { default: typeof import('express') })
-      .default;
+    const express = ((await import(require.resolve('express'))) as { default: ExpressFactory }).default;
     const server = express();
     server.use(canaryMiddleware(canary, { context: (req) => context(req.headers) }));
     server.get(
@@ -174,8 +174,8 @@ export async function startOpsApp(adapter: AdapterName): Promise<OpsApp> {
       '/checkout',
       { config: { canary: { flag: ROLLOUT_FLAG } } },
       canaryHandler({
-        stable: async () => ({ version: 'v1' }),
-        canary: async (request, reply) => {
+        stable: async (_request: FastifyRequest, reply: FastifyReply) => reply.send({ version: 'v1' }),
+        canary: async (request: FastifyRequest, reply: FastifyReply) => {
           const user = request.headers['x-user'];
           return reply.code(checkoutFails(typeof user === 'string' ? user : undefined) ? 500 : 200).send({
             version: 'v2',
