@@ -11,7 +11,7 @@ import { Agent } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from '../../../test/helpers/build.js';
-import { hungServer, send, serve, type TestServer } from './support/servers.js';
+import { hungServer, send, serve, type TestServer } from '../../../test/helpers/servers.js';
 
 const REQUESTS = 20_000;
 const WARM_UP = 2_000;
