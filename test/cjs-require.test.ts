@@ -27,4 +27,30 @@ canary.close();
       configError: true,
     });
   });
+
+  it('@canary-kit/openfeature, beside the CommonJS build of @openfeature/server-sdk', () => {
+    ensureBuilt('core', 'openfeature');
+    const dir = mkdtempSync(join(tmpdir(), 'canary-kit-cjs-'));
+    const file = join(dir, 'app.cjs');
+    const pkg = join(ROOT, 'packages/openfeature');
+    // The app's require() loads the SDK's CommonJS build, the provider's dist its ESM build: OpenFeature's
+    // global API singleton makes them one API, which is what this checks.
+    writeFileSync(
+      file,
+      `const { createCanary } = require(${JSON.stringify(join(ROOT, 'packages/core'))});
+const { CanaryProvider } = require(${JSON.stringify(pkg)});
+const { OpenFeature } = require(${JSON.stringify(join(pkg, 'node_modules/@openfeature/server-sdk'))});
+(async () => {
+  const canary = createCanary({ flags: { checkout: { percentage: 0, users: ['alice'] } }, metrics: false });
+  await OpenFeature.setProviderAndWait(new CanaryProvider(canary));
+  const d = await OpenFeature.getClient().getBooleanDetails('checkout', false, { targetingKey: 'alice' });
+  await OpenFeature.close();
+  await canary.close();
+  process.stdout.write(JSON.stringify({ value: d.value, variant: d.variant, reason: d.reason }));
+})();
+`,
+    );
+    const out = JSON.parse(execFileSync(process.execPath, [file], { encoding: 'utf8' }));
+    expect(out).toEqual({ value: true, variant: 'canary', reason: 'TARGETING_MATCH' });
+  });
 });
