@@ -7,6 +7,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { analysisEventOfScenario, withoutTimes } from './support/analysis-scenario.js';
 import { type CodeBlock, extractBlocks, ROOT } from './support/markdown.js';
 import { removeModules } from './support/modules.js';
 import {
@@ -15,6 +16,7 @@ import {
   checkJsonBlock,
   checkMetricsSample,
   checkNginxBlock,
+  checkOverrideValues,
   checkPythonBlock,
   checkShellBlock,
   checkTypesBlock,
@@ -37,6 +39,9 @@ export const TESTED_DOCS = [
   ...mdIn('docs/adapters'),
   ...mdIn('docs/migration'),
   'docs/configuration.md',
+  'docs/rollout.md',
+  'docs/shadow.md',
+  'docs/overrides.md',
 ].filter((doc) => existsSync(join(ROOT, doc)));
 
 const HARNESSES = [
@@ -84,6 +89,14 @@ async function runBlock(block: CodeBlock): Promise<void> {
       return checkNginxBlock(block);
     case 'python':
       return checkPythonBlock(block);
+    case 'analysis-event': {
+      // The example event is what the code produces for the scenario the docs describe (times aside).
+      const real = await analysisEventOfScenario();
+      expect(withoutTimes(JSON.parse(block.code)), block.where).toEqual(withoutTimes(real));
+      return;
+    }
+    case 'override-values':
+      return checkOverrideValues(block, args);
     case 'config-error':
       return checkConfigErrorSample(block, args);
     case 'config-errors':

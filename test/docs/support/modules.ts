@@ -64,6 +64,7 @@ const commonStubs: Stub[] = [
   { name: 'flags', code: () => 'const flags = __h.docFlags();' },
   { name: 'log', code: () => 'const log = __h.log;' },
   { name: 'pager', code: () => 'const pager = __h.pager;' },
+  { name: 'secret', code: () => 'const secret = process.env.CANARY_OVERRIDE_SECRET;' },
   { name: 'registry', code: () => 'const registry = new Registry();', deps: ['Registry'] },
   {
     name: 'canary',

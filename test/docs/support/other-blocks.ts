@@ -389,3 +389,45 @@ export function checkPythonBlock(block: CodeBlock): void {
   });
   expect(result.status, `${block.where}: python3 cannot parse it\n${result.stderr}`).toBe(0);
 }
+
+/**
+ * `override-values` followed by lines `VALUE -> flag:version …` (`flag:-` = not decided by the override): each
+ * value of the block, sent by a trusted caller, decides the flags as stated — and every value has its line.
+ */
+export async function checkOverrideValues(block: CodeBlock, spec: string): Promise<void> {
+  const expected = new Map<string, [string, string][]>();
+  for (const line of spec.split('\n').filter((l) => l.includes('->'))) {
+    const [value = '', outcomes = ''] = line.split('->').map((p) => p.trim());
+    expected.set(
+      value,
+      outcomes.split(/\s+/).map((o) => o.split(':') as [string, string]),
+    );
+  }
+  const values = block.code
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/)[0])
+    .filter((v): v is string => Boolean(v));
+  expect(values.sort(), `${block.where}: every value has an expectation`).toEqual(
+    [...expected.keys()].sort(),
+  );
+  const canary = createCanary({
+    flags: { 'checkout-v2': { percentage: 50 }, search: { percentage: 50 } },
+    overrides: { trust: () => true },
+  });
+  try {
+    for (const [value, outcomes] of expected) {
+      for (const [flag, version] of outcomes) {
+        const decision = canary.evaluate(flag, { userId: 'u-7', overrides: { header: value } });
+        if (version === '-')
+          expect(decision.reason, `${block.where}: ${value} → ${flag}`).not.toBe('override');
+        else
+          expect(decision, `${block.where}: ${value} → ${flag}`).toMatchObject({
+            version,
+            reason: 'override',
+          });
+      }
+    }
+  } finally {
+    await canary.close();
+  }
+}

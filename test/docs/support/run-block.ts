@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import type net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Canary, signOverride } from '@canary-kit/core';
+import { Canary, createCanary, signOverride } from '@canary-kit/core';
 import { expect } from 'vitest';
 import type { CodeBlock } from './markdown.js';
 import { ROOT } from './markdown.js';
@@ -17,7 +17,7 @@ import {
   takeListened,
   urlOf,
 } from './servers.js';
-import { DOC_OVERRIDE_SECRET } from './stand-ins.js';
+import { DOC_OVERRIDE_SECRET, docFlags } from './stand-ins.js';
 
 /**
  * Runs a code block of type ts/js in its environment (`<!-- test: express … -->`), then the checks written
@@ -44,6 +44,8 @@ interface Context {
   services: Map<string, FakeService>;
   /** Where the block's `./recordings/` files went. */
   scratch: string;
+  /** The block's top-level names. */
+  mod: Record<string, unknown>;
 }
 
 export async function runCodeBlock(block: CodeBlock, env: EnvName, args: string): Promise<void> {
@@ -79,7 +81,7 @@ export async function runCodeBlock(block: CodeBlock, env: EnvName, args: string)
     if (checks.length === 0) {
       expect(canary ?? url, `${block.where}: the block left neither a Canary nor an app`).toBeTruthy();
     }
-    const ctx: Context = { url: url ?? '', canary, services, scratch };
+    const ctx: Context = { url: url ?? '', canary, services, scratch, mod };
     for (const check of checks) await runCheck(block.where, check, ctx);
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
@@ -247,6 +249,49 @@ async function runCheck(where: string, check: string, ctx: Context): Promise<voi
         timeout: 10_000,
       })
       .toBe(true);
+    return;
+  }
+  m = /^override\s+(\w+)\s+(\S+)\s*->\s*(stable|canary)$/.exec(check);
+  if (m) {
+    // The block's value, sent as the override header, is honoured by a Canary holding the secret.
+    const [, name, flag, version] = m as unknown as string[];
+    const value = ctx.mod[name!];
+    expect(typeof value, `${label}: the block has no string ${name}`).toBe('string');
+    const judge = createCanary({ flags: docFlags(), overrides: { secret: DOC_OVERRIDE_SECRET } });
+    try {
+      const decision = judge.evaluate(flag!, { userId: 'u-0', overrides: { header: value as string } });
+      expect(decision, label).toMatchObject({ version, reason: 'override' });
+    } finally {
+      await judge.close();
+    }
+    return;
+  }
+  m = /^unseen\s+(\S+)\s+([A-Z]+)\s+(\S+)$/.exec(check);
+  if (m) {
+    // Run after a `seen` of a later request: copies are sent as responses finish, so this one's turn has passed.
+    const [, host, method, path] = m as unknown as [string, string, string, string];
+    const service = ctx.services.get(host);
+    expect(service, `${label}: the block names no ${host}`).toBeDefined();
+    expect(
+      service!.seen.filter((r) => r.method === method && r.url === path),
+      label,
+    ).toEqual([]);
+    return;
+  }
+  m = /^headers\s+(\S+)((?:\s+[-+][\w-]+(?:=\S+)?)+)$/.exec(check);
+  if (m) {
+    // Every request the stand-in service received lacks each `-name` and has each `+name=value`.
+    const [, host, rules = ''] = m as unknown as string[];
+    const service = ctx.services.get(host!);
+    expect(service?.seen.length, `${label}: ${host} received nothing`).toBeGreaterThan(0);
+    for (const rule of rules.trim().split(/\s+/)) {
+      const [name = '', value] = rule.slice(1).split('=');
+      for (const request of service!.seen) {
+        if (rule.startsWith('-'))
+          expect(request.headers[name], `${label}: ${name} reached ${host}`).toBeUndefined();
+        else expect(request.headers[name], `${label}: ${name} on the copy`).toBe(value);
+      }
+    }
     return;
   }
   m = /^seen\s+(\S+)\s+([A-Z]+)\s+(\S+)$/.exec(check);
