@@ -8,15 +8,13 @@
 //
 // Exit code 0 when the planted regression was rolled back, 1 when not, 2 on bad options.
 
-import { performance } from 'node:perf_hooks';
 import { createCanary } from '@canary-kit/core';
 import { demoConfig, startStableApp } from './lib/app.mjs';
 import { parseOptions, planFor, USAGE, UsageError } from './lib/options.mjs';
-import { runDemo } from './lib/run.mjs';
-import { startInventory, startShadowCandidate, startV2Upstream } from './lib/services.mjs';
+import { createRunContext, runDemo } from './lib/run.mjs';
+import { startServices } from './lib/services.mjs';
 import { FLAG } from './lib/shop.mjs';
-import { attachCanary, createDemoState } from './lib/state.mjs';
-import { Timeline } from './lib/timeline.mjs';
+import { attachCanary } from './lib/state.mjs';
 
 let options;
 try {
@@ -44,34 +42,22 @@ process.exitCode = code;
 setTimeout(() => process.exit(code), 2_000).unref();
 
 async function runSingle() {
-  const started = performance.now();
-  const clock = () => performance.now() - started;
-  const timeline = new Timeline();
-  const state = createDemoState();
-
+  const context = createRunContext();
   let canary;
-  const v2 = await startV2Upstream({
+  const services = await startServices({
     regressionFrom: plan.regressionFrom,
     currentPercentage: () => canary?.getFlag(FLAG)?.percentage ?? 0,
   });
-  const candidate = await startShadowCandidate();
-  const inventory = await startInventory();
+  const { v2, candidate, inventory } = services;
   canary = createCanary(demoConfig({ v2Url: v2.url, shadowUrl: candidate.url, plan }));
   // Listen before the rollout's first step: the controller starts it as soon as the store has loaded.
-  const refresh = attachCanary(canary, state, timeline, clock);
+  const refresh = attachCanary(canary, context.state, context.timeline, context.clock);
   const stable = await startStableApp({ canary, inventoryUrl: inventory.url });
   try {
-    return await runDemo({
-      options,
-      plan,
-      state,
-      timeline,
-      clock,
-      v2Counts: v2.counts,
-      apps: { targets: [stable.url], refresh, mode: 'one process, memory store, in-process analysis' },
-    });
+    const apps = { targets: [stable.url], refresh, mode: 'one process, memory store, in-process analysis' };
+    return await runDemo({ ...context, options, plan, v2Counts: v2.counts, apps });
   } finally {
     await stable.close();
-    await Promise.all([v2.close(), candidate.close(), inventory.close()]);
+    await services.close();
   }
 }

@@ -1,57 +1,22 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureBuilt, ROOT } from '../helpers/build.js';
+import { ensureBuilt } from '../helpers/build.js';
 import { launchChromium } from '../helpers/chromium.js';
+import { type DemoRun, runDemo } from './run-demo.js';
 
 // The README's first command, as a user runs it: examples/demo/demo.mjs in a child process on the built
 // packages (dist/), without a TTY, with the shorter --fast schedule (the same code path, a 2.5 s interval).
 // The rollout controller and the analysis are the real ones: nothing here decides the rollback.
 
-const DEMO = join(ROOT, 'examples', 'demo', 'demo.mjs');
 const CHARTS = ['traffic', 'rate', 'errors', 'p95', 'shadow'];
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runDemo(args: string[], cwd: string, timeoutMs = 170_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [DEMO, ...args], {
-      cwd,
-      env: { ...process.env, NODE_OPTIONS: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    // A failure guard only: the demo ends by itself a few seconds after its rollback.
-    const guard = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`the demo did not end within ${timeoutMs} ms:\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(guard);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 let dir = '';
 let reportFile = '';
-let run: Run;
+let run: DemoRun;
 let browser: Browser | undefined;
 
 beforeAll(async () => {
@@ -154,16 +119,16 @@ describe('pnpm demo (--fast, no TTY)', () => {
 
 describe('demo options', () => {
   it('refuses a bad option with a message naming it, exit code 2', async () => {
-    const bad = await runDemo(['--duration', 'soon'], tmpdir(), 30_000);
+    const bad = await runDemo(['--duration', 'soon'], tmpdir(), { timeoutMs: 30_000 });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--duration: must be a number, got "soon"');
-    const unknown = await runDemo(['--colour'], tmpdir(), 30_000);
+    const unknown = await runDemo(['--colour'], tmpdir(), { timeoutMs: 30_000 });
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('unknown option "--colour"');
   });
 
   it('prints its usage with --help', async () => {
-    const help = await runDemo(['--help'], tmpdir(), 30_000);
+    const help = await runDemo(['--help'], tmpdir(), { timeoutMs: 30_000 });
     expect(help.code).toBe(0);
     for (const option of ['--duration', '--out', '--rate', '--fast', '--quiet', '--fleet'])
       expect(help.stdout).toContain(option);

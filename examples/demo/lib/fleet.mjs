@@ -8,12 +8,10 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { runDemo } from './run.mjs';
-import { startInventory, startShadowCandidate, startV2Upstream } from './services.mjs';
-import { applyEvent, createDemoState, mergeStatus } from './state.mjs';
-import { Timeline } from './timeline.mjs';
+import { createRunContext, runDemo } from './run.mjs';
+import { startServices } from './services.mjs';
+import { applyEvent, mergeStatus } from './state.mjs';
 
 const REPLICAS = 3;
 const JOB = 'canary-kit-demo';
@@ -21,10 +19,15 @@ const SCRAPE_INTERVAL_MS = 1_000;
 const START_TIMEOUT_MS = 30_000;
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** The binary on PATH (or /usr/bin), or undefined. */
-export function findBinary(name) {
-  const dirs = ['/usr/bin', '/usr/local/bin', ...(process.env.PATH ?? '').split(delimiter)];
-  return dirs.map((dir) => join(dir, name)).find((path) => path && existsSync(path));
+/**
+ * The binary: the path in `envName` when set (and only it), else /usr/bin, /usr/local/bin or PATH; undefined
+ * when none exists.
+ */
+export function findBinary(name, envName) {
+  const pinned = process.env[envName];
+  if (pinned) return existsSync(pinned) ? pinned : undefined;
+  const dirs = ['/usr/bin', '/usr/local/bin', ...(process.env.PATH ?? '').split(delimiter).filter(Boolean)];
+  return dirs.map((dir) => join(dir, name)).find((path) => existsSync(path));
 }
 
 function freePort() {
@@ -90,21 +93,20 @@ function spawnService(binary, args, name) {
 }
 
 export async function runFleet(options, plan) {
-  const redisBin = findBinary('redis-server');
-  const prometheusBin = findBinary('prometheus');
+  const redisBin = findBinary('redis-server', 'REDIS_SERVER_BIN');
+  const prometheusBin = findBinary('prometheus', 'PROMETHEUS_BIN');
   const missing = [!redisBin && 'redis-server', !prometheusBin && 'prometheus'].filter(Boolean);
   if (missing.length > 0) {
     process.stderr.write(
-      `canary-kit demo --fleet needs redis-server and prometheus on PATH; not found: ${missing.join(', ')}.\n` +
+      `canary-kit demo --fleet needs redis-server and prometheus; not found: ${missing.join(', ')} ` +
+        '(looked at $REDIS_SERVER_BIN / $PROMETHEUS_BIN when set, else /usr/bin, /usr/local/bin and PATH).\n' +
         'Install them (Debian/Ubuntu: apt-get install redis-server prometheus) or run the demo without --fleet.\n',
     );
     return 1;
   }
 
-  const started = performance.now();
-  const clock = () => performance.now() - started;
-  const timeline = new Timeline();
-  const state = createDemoState();
+  const context = createRunContext();
+  const { clock, state, timeline } = context;
   const dir = mkdtempSync(join(tmpdir(), 'canary-kit-demo-fleet-'));
   const children = [];
   const services = [];
@@ -135,13 +137,12 @@ export async function runFleet(options, plan) {
       for (const s of statuses.values()) if (s.leader) return s.percentage;
       return Math.max(0, ...[...statuses.values()].map((s) => s.percentage));
     };
-    const v2 = await startV2Upstream({
+    const started = await startServices({
       regressionFrom: plan.regressionFrom,
       currentPercentage: leaderPercentage,
     });
-    const candidate = await startShadowCandidate();
-    const inventory = await startInventory();
-    services.push(v2, candidate, inventory);
+    services.push(started);
+    const { v2, candidate, inventory } = started;
 
     const prometheusPort = await freePort();
     const prometheusUrl = `http://127.0.0.1:${prometheusPort}`;
@@ -203,22 +204,17 @@ export async function runFleet(options, plan) {
       throw new Error(`${error.message}\n${prometheus.describe()}`);
     });
 
-    return await runDemo({
-      options,
-      plan,
-      state,
-      timeline,
-      clock,
-      v2Counts: v2.counts,
-      apps: {
-        targets: urls,
-        refresh: () => {
-          const all = [...statuses.values()].sort((a, b) => Number(b.leader) - Number(a.leader));
-          mergeStatus(state, all);
-        },
-        mode: `${REPLICAS} replicas, Redis store, leader lease, Prometheus analysis`,
-      },
-    });
+    const apps = {
+      targets: urls,
+      // The leader's status first: its percentage is the one the controller last wrote.
+      refresh: () =>
+        mergeStatus(
+          state,
+          [...statuses.values()].sort((a, b) => b.leader - a.leader),
+        ),
+      mode: `${REPLICAS} replicas, Redis store, leader lease, Prometheus analysis`,
+    };
+    return await runDemo({ ...context, options, plan, v2Counts: v2.counts, apps });
   } finally {
     for (const r of replicas) r.stopping = true;
     await cleanup();

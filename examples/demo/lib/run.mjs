@@ -4,12 +4,21 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { renderReport } from './report.mjs';
+import { createDemoState } from './state.mjs';
 import { summaryLines } from './summary.mjs';
+import { Timeline } from './timeline.mjs';
 import { startTraffic } from './traffic.mjs';
 import { createView } from './view.mjs';
 
 export const REFRESH_MS = 500;
+
+/** What a run collects, and its clock (ms since the run started). */
+export function createRunContext() {
+  const started = performance.now();
+  return { clock: () => performance.now() - started, timeline: new Timeline(), state: createDemoState() };
+}
 
 /**
  * `apps`: { targets: string[], refresh(): void (reads live status into `state`), mode: string }.

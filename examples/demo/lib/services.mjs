@@ -113,3 +113,18 @@ export async function startShadowCandidate() {
   const handle = await listen(server);
   return { ...handle, counts };
 }
+
+/** The three services beside the stable app; `currentPercentage()` feeds v2's planted regression. */
+export async function startServices({ regressionFrom, currentPercentage }) {
+  const [v2, candidate, inventory] = await Promise.all([
+    startV2Upstream({ regressionFrom, currentPercentage }),
+    startShadowCandidate(),
+    startInventory(),
+  ]);
+  return {
+    v2,
+    candidate,
+    inventory,
+    close: () => Promise.all([v2.close(), candidate.close(), inventory.close()]),
+  };
+}

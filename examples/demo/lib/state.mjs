@@ -62,6 +62,7 @@ export function applyEvent(state, timeline, kind, event, at) {
         verdict: event.verdict,
         reason: event.reason,
         percentage: event.percentage,
+        source: event.source,
         stable: pick(event.stable),
         canary: pick(event.canary),
         failed: [...(event.failed ?? [])],

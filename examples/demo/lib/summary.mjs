@@ -28,8 +28,9 @@ export function summaryLines({ state, timeline, traffic, endedAt, reportPath, v2
   }
   const verdicts = { pass: 0, fail: 0, inconclusive: 0 };
   for (const a of state.analyses) verdicts[a.verdict] = (verdicts[a.verdict] ?? 0) + 1;
+  const sources = [...new Set(state.analyses.map((a) => a.source))].join(', ') || '—';
   lines.push(
-    `  analyses: ${state.analyses.length} (${verdicts.pass} pass, ${verdicts.inconclusive} inconclusive, ${verdicts.fail} fail)`,
+    `  analyses: ${state.analyses.length} (${verdicts.pass} pass, ${verdicts.inconclusive} inconclusive, ${verdicts.fail} fail), source: ${sources}`,
   );
   const s = state.shadow;
   lines.push(
