@@ -1,12 +1,8 @@
-import { createRequire } from 'node:module';
 import { type Canary, type CanaryConfig, createCanary, Registry } from '@canary-kit/core';
 import { bindFlag, canaryMiddleware, canaryRoute, metricsHandler } from '@canary-kit/express';
-import express5, { type ErrorRequestHandler, type Express, type Request } from 'express';
-import express4 from 'express4';
+import type { ErrorRequestHandler, Express, Request } from 'express';
 import { describe, expect, it } from 'vitest';
-import { closeAfterEach, find, scrape, value } from './helpers.js';
-
-type ExpressFactory = typeof express5;
+import { closeAfterEach, EXPRESS_MAJORS, find, itRunsAgainst, scrape, value } from './helpers.js';
 
 const DURATION = 'http_request_duration_seconds_count';
 const STICKY_COOKIE = /^canary_sid=([A-Za-z0-9_-]{8,64}); Path=\/; Max-Age=31536000; HttpOnly; SameSite=Lax$/;
@@ -23,16 +19,8 @@ const errorHandler: ErrorRequestHandler = (error, _req, res, _next) => {
   res.status(500).json({ handled: (error as Error).message });
 };
 
-const require = createRequire(import.meta.url);
-
-describe.each([
-  ['Express 5', express5, 'express'],
-  ['Express 4', express4 as ExpressFactory, 'express4'],
-])('%s', (name, express, module) => {
-  it('runs against that major version', () => {
-    const { version } = require(`${module}/package.json`) as { version: string };
-    expect(`Express ${version.split('.')[0]}`).toBe(name);
-  });
+describe.each(EXPRESS_MAJORS)('%s', (name, express, module) => {
+  itRunsAgainst(name, module);
 
   /** An app with the middleware, a split route, a bound route, an unbound route and /metrics. */
   function appFor(

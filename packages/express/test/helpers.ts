@@ -1,10 +1,31 @@
 import { once } from 'node:events';
 import { createServer, type RequestListener } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { type Canary, type CanaryConfig, createCanary, Registry } from '@canary-kit/core';
-import { afterEach } from 'vitest';
+import express5 from 'express';
+import express4 from 'express4';
+import { afterEach, expect, it } from 'vitest';
 
 export { findSamples as find, sampleValue as value, scrape } from '../../../test/helpers/exposition.js';
+
+type ExpressFactory = typeof express5;
+
+/** The `describe.each` rows of the suites that run on both majors: name, factory, module. */
+export const EXPRESS_MAJORS: [name: string, express: ExpressFactory, module: string][] = [
+  ['Express 5', express5, 'express'],
+  ['Express 4', express4 as ExpressFactory, 'express4'],
+];
+
+const require = createRequire(import.meta.url);
+
+/** The first test of a `describe.each(EXPRESS_MAJORS)` block: it runs against the major it is named for. */
+export function itRunsAgainst(name: string, module: string): void {
+  it('runs against that major version', () => {
+    const { version } = require(`${module}/package.json`) as { version: string };
+    expect(`Express ${version.split('.')[0]}`).toBe(name);
+  });
+}
 
 interface Closable {
   close(): Promise<unknown>;

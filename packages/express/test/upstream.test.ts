@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Agent, request as httpRequest, type ServerResponse } from 'node:http';
-import { createRequire } from 'node:module';
 import type { Canary, CanaryConfig, FailoverReason, UpstreamConfig } from '@canary-kit/core';
 import { BODY_UNAVAILABLE, canaryMiddleware, canaryRoute, metricsHandler } from '@canary-kit/express';
-import express5, { type Express, type Request, type Response } from 'express';
-import express4 from 'express4';
+import type { Express, Request, Response } from 'express';
 import { describe, expect, it } from 'vitest';
 import {
   type Answer,
@@ -21,9 +19,7 @@ import {
   until,
   writeAll,
 } from '../../../test/helpers/servers.js';
-import { closeAfterEach, scrape, value } from './helpers.js';
-
-type ExpressFactory = typeof express5;
+import { closeAfterEach, EXPRESS_MAJORS, itRunsAgainst, scrape, value } from './helpers.js';
 
 const DURATION = 'http_request_duration_seconds_count';
 const FAILOVERS = 'canary_kit_upstream_failovers_total';
@@ -51,16 +47,8 @@ function describeRequest(req: Received, res: ServerResponse): void {
   );
 }
 
-const require = createRequire(import.meta.url);
-
-describe.each([
-  ['Express 5', express5, 'express'],
-  ['Express 4', express4 as ExpressFactory, 'express4'],
-])('%s', (name, express, module) => {
-  it('runs against that major version', () => {
-    const { version } = require(`${module}/package.json`) as { version: string };
-    expect(`Express ${version.split('.')[0]}`).toBe(name);
-  });
+describe.each(EXPRESS_MAJORS)('%s', (name, express, module) => {
+  itRunsAgainst(name, module);
 
   function canaryFor(upstream: string | UpstreamConfig, extra: Partial<CanaryConfig> = {}): Canary {
     return opened.canaryFor({ flags: { checkout: { percentage: 100, upstream } }, ...extra });
