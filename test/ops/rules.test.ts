@@ -1,20 +1,25 @@
 // The alerting rules load in Prometheus' own checker, their promtool unit tests pass, the sample config loads them,
 // and every alert says what happened, how bad it is and where its runbook is.
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { ROOT } from '../helpers/build.js';
-import { loadRules, OPS_DIR, PROMETHEUS_CONFIG, RULES_FILE, RULES_TEST_FILE } from './assets.js';
+import { loadRules, OPS_DIR, type Rule, PROMETHEUS_CONFIG, RULES_FILE, RULES_TEST_FILE } from './assets.js';
 
 const run = promisify(execFile);
 
 /** Runs promtool; on failure the assertion shows its whole output. */
 async function promtool(...args: string[]): Promise<string> {
+  return promtoolIn(OPS_DIR, ...args);
+}
+
+async function promtoolIn(cwd: string, ...args: string[]): Promise<string> {
   try {
-    const { stdout, stderr } = await run('promtool', args, { cwd: OPS_DIR });
+    const { stdout, stderr } = await run('promtool', args, { cwd });
     return stdout + stderr;
   } catch (error) {
     const e = error as { stdout?: string; stderr?: string; message: string };
@@ -37,6 +42,24 @@ function anchors(markdown: string): Set<string> {
       );
   }
   return out;
+}
+
+/** The clauses of `a > 1 and b > 2 and c`: split at each `and` outside parentheses. */
+function topLevelClauses(expr: string): string[] {
+  const clauses: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < expr.length; i++) {
+    const c = expr[i]!;
+    if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (depth === 0 && /^\band\b/.test(expr.slice(i, i + 4)) && !/\w/.test(expr[i - 1] ?? '')) {
+      clauses.push(expr.slice(start, i).trim());
+      start = i + 3;
+    }
+  }
+  clauses.push(expr.slice(start).trim());
+  return clauses;
 }
 
 interface RuleTest {
@@ -92,6 +115,59 @@ describe('examples/ops/canary-kit.rules.yml', () => {
       );
     }
   });
+
+  // Each guard of a multi-clause alert (a floor, a margin, a minimum of traffic) is there for a look-alike: with
+  // the guard taken out, a look-alike in the unit tests fires and promtool's test fails. A guard no test needs
+  // would be untested. Annotations are left out of these runs: dropping the first clause changes `$value`, which
+  // would fail the test through a summary, not through which alerts fire.
+  const guarded = alerts.filter((a) => topLevelClauses(a.expr).length > 1);
+  const withoutAnnotations = (drop?: { alert: string; clause: number }) => {
+    const rules = parse(readFileSync(RULES_FILE, 'utf8')) as { groups: { rules: Rule[] }[] };
+    for (const rule of rules.groups.flatMap((g) => g.rules)) {
+      delete rule.annotations;
+      if (rule.alert === drop?.alert)
+        rule.expr = topLevelClauses(rule.expr)
+          .filter((_, i) => i !== drop.clause)
+          .join('\nand\n');
+    }
+    const tests = parse(readFileSync(RULES_TEST_FILE, 'utf8')) as { tests: RuleTest[] };
+    for (const c of tests.tests.flatMap((t) => t.alert_rule_test ?? []))
+      for (const a of c.exp_alerts) delete a.exp_annotations;
+    const dir = mkdtempSync(join(tmpdir(), 'canary-kit-rules-'));
+    writeFileSync(join(dir, 'canary-kit.rules.yml'), stringify(rules));
+    writeFileSync(join(dir, 'canary-kit.rules.test.yml'), stringify(tests));
+    return dir;
+  };
+
+  it('passes its unit tests on labels alone (the baseline of the runs below)', async () => {
+    const dir = withoutAnnotations();
+    try {
+      expect(await promtoolIn(dir, 'test', 'rules', 'canary-kit.rules.test.yml')).toContain('SUCCESS');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.each(guarded.map((a) => [a.alert!, topLevelClauses(a.expr).length] as const))(
+    '%s: dropping any of its %i clauses makes a unit test fail',
+    async (name, count) => {
+      for (let clause = 0; clause < count; clause++) {
+        const dir = withoutAnnotations({ alert: name, clause });
+        try {
+          await promtoolIn(dir, 'check', 'rules', 'canary-kit.rules.yml');
+          const failure = await promtoolIn(dir, 'test', 'rules', 'canary-kit.rules.test.yml').then(
+            () => undefined,
+            (error: Error) => error.message,
+          );
+          expect(failure, `${name} without clause ${clause + 1}: every unit test still passes`).toMatch(
+            new RegExp(`alertname: ${name}\\b`),
+          );
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      }
+    },
+  );
 
   it('has a unit test where each alert fires, beside look-alikes where it must not', () => {
     const doc = parse(readFileSync(RULES_TEST_FILE, 'utf8')) as { tests: RuleTest[] };
