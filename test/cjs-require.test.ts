@@ -53,4 +53,26 @@ const { OpenFeature } = require(${JSON.stringify(join(pkg, 'node_modules/@openfe
     const out = JSON.parse(execFileSync(process.execPath, [file], { encoding: 'utf8' }));
     expect(out).toEqual({ value: true, variant: 'canary', reason: 'TARGETING_MATCH' });
   });
+
+  it('@canary-kit/prometheus', () => {
+    ensureBuilt('core', 'prometheus');
+    const dir = mkdtempSync(join(tmpdir(), 'canary-kit-cjs-'));
+    const file = join(dir, 'app.cjs');
+    writeFileSync(
+      file,
+      `const { createCanary } = require(${JSON.stringify(join(ROOT, 'packages/core'))});
+const { PrometheusSource, DEFAULT_QUERY_TEMPLATES } = require(${JSON.stringify(join(ROOT, 'packages/prometheus'))});
+const source = new PrometheusSource({ url: 'http://127.0.0.1:9090', selector: 'job="shop"' });
+const canary = createCanary({ flags: { checkout: { percentage: 0 } }, metrics: false, rollout: { source } });
+process.stdout.write(JSON.stringify({ kind: source.kind, requests: source.queriesFor('checkout', 'canary', 60).requests, hasLatency: typeof DEFAULT_QUERY_TEMPLATES.latency }));
+canary.close();
+`,
+    );
+    const out = JSON.parse(execFileSync(process.execPath, [file], { encoding: 'utf8' }));
+    expect(out).toEqual({
+      kind: 'prometheus',
+      requests: 'sum(increase(http_request_duration_seconds_count{job="shop",version="canary"}[60s]))',
+      hasLatency: 'string',
+    });
+  });
 });
