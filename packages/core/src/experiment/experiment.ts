@@ -101,13 +101,20 @@ function drain(): void {
 
 const now = () => performance.now();
 
-/** A native promise (any realm): observing it with `then` has no effect on the caller. */
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
+const PLAIN = 0;
+/** A native promise (any realm): observing it with the intrinsic `then` has no effect on the caller. */
+const PROMISE = 1;
+/** Any other thenable, or an object whose `then` cannot even be read (a throwing getter, a revoked Proxy). */
+const OTHER_THENABLE = 2;
+
+function kindOf(value: unknown): number {
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return PLAIN;
+  try {
+    if (typeof (value as { then?: unknown }).then !== 'function') return PLAIN;
+    return types.isPromise(value) ? PROMISE : OTHER_THENABLE;
+  } catch {
+    return OTHER_THENABLE;
+  }
 }
 
 const promiseThen = Promise.prototype.then;
@@ -163,11 +170,12 @@ export class ExperimentRunner {
       trial.controlSettled(false, error, (now() - started) / 1000);
       throw error;
     }
-    if (!isThenable(value)) {
+    const kind = kindOf(value);
+    if (kind === PLAIN) {
       trial.controlSettled(true, value, (now() - started) / 1000);
       return value;
     }
-    if (types.isPromise(value)) {
+    if (kind === PROMISE) {
       // The intrinsic then: a subclass's own `then` is the caller's business, not ours to call.
       promiseThen.call(
         value,
@@ -196,20 +204,24 @@ export class ExperimentRunner {
     trial.candidate = undefined;
     trial.started = now();
     let result: unknown;
+    let kind: number;
     try {
       result = candidate();
+      kind = kindOf(result);
     } catch (error) {
       this.#finish(trial, false, error);
       return;
     }
-    if (!isThenable(result)) {
+    if (kind === PLAIN) {
       this.#finish(trial, true, result);
       return;
     }
     trial.timer = setTimeout(() => this.#timeout(trial), trial.settings.timeoutMs);
     trial.timer.unref?.();
-    // Promise.resolve adopts any thenable; a `then` that throws becomes a rejection, never an exception here.
-    Promise.resolve(result).then(
+    // The candidate's thenable is ours alone to observe. A fresh promise adopts it: a `then` that throws (or
+    // cannot be read) becomes a rejection, never an exception here; the handlers never throw, so the chain
+    // never leaves an unhandled rejection.
+    new Promise((resolve) => resolve(result)).then(
       (value) => this.#settled(trial, true, value),
       (error) => this.#settled(trial, false, error),
     );
@@ -230,7 +242,7 @@ export class ExperimentRunner {
     this.#inFlight--;
     if (trial.done) return;
     clearTimeout(trial.timer);
-    this.#report(trial, ok, value, (now() - trial.started) / 1000);
+    this.#reportSafely(trial, ok, value, (now() - trial.started) / 1000);
   }
 
   /** A synchronous candidate finished (or threw) within `start`. */
@@ -244,7 +256,16 @@ export class ExperimentRunner {
       this.hooks.duration(this.name, 'control', trial.controlSeconds);
       return;
     }
-    this.#report(trial, ok, value, seconds);
+    this.#reportSafely(trial, ok, value, seconds);
+  }
+
+  /** `#report` runs in promise handlers and the drain: anything it throws (a bug of ours) goes to `error`. */
+  #reportSafely(trial: Trial, candidateOk: boolean, candidate: unknown, candidateSeconds: number): void {
+    try {
+      this.#report(trial, candidateOk, candidate, candidateSeconds);
+    } catch (error) {
+      this.hooks.error(error instanceof Error ? error : new Error(String(error)));
+    }
   }
 
   #report(trial: Trial, candidateOk: boolean, candidate: unknown, candidateSeconds: number): void {

@@ -451,6 +451,37 @@ describe('comparison and reports', () => {
   });
 });
 
+describe('hostile values', () => {
+  const trap = () =>
+    Object.defineProperty({}, 'then', {
+      get() {
+        throw new Error('then getter');
+      },
+    });
+
+  it('a control value whose `then` cannot be read is returned untouched, without an exception', async () => {
+    const { canary, warnings } = setup();
+    const value = trap();
+    expect(canary.experiment('trap-control', { control: () => value, candidate: () => 1 as never })).toBe(
+      value,
+    );
+    await nextCheck();
+    expect(counts(canary, 'trap-control')).toEqual(only({ skipped: 1 }));
+    expect(warnings).toEqual(['experiment-unobservable']);
+  });
+
+  it('a candidate result whose `then` cannot be read is a candidate_error, and its slot comes back', async () => {
+    const { canary, errors } = setup();
+    expect(canary.experiment('trap-candidate', { control: () => 1, candidate: () => trap() as never })).toBe(
+      1,
+    );
+    await until(() => total(canary, 'trap-candidate') === 1, 'the candidate');
+    expect(counts(canary, 'trap-candidate')).toEqual(only({ candidate_error: 1 }));
+    expect(canary.experimentInFlight('trap-candidate')).toBe(0);
+    expect(errors).toEqual([]);
+  });
+});
+
 describe('metrics and stats', () => {
   it('canary_kit_experiment_total and canary_kit_experiment_duration_seconds on the Canary registry', async () => {
     const { canary, registry } = setup();
