@@ -62,13 +62,15 @@ function topLevelClauses(expr: string): string[] {
   return clauses;
 }
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 interface RuleTest {
   name: string;
   input_series: { series: string; values: string }[];
   alert_rule_test?: {
     eval_time: string;
     alertname: string;
-    exp_alerts: { exp_labels: Record<string, string> }[];
+    exp_alerts: { exp_labels: Record<string, string>; exp_annotations?: Record<string, string> }[];
   }[];
 }
 
@@ -122,10 +124,10 @@ describe('examples/ops/canary-kit.rules.yml', () => {
   // would fail the test through a summary, not through which alerts fire.
   const guarded = alerts.filter((a) => topLevelClauses(a.expr).length > 1);
   const withoutAnnotations = (drop?: { alert: string; clause: number }) => {
-    const rules = parse(readFileSync(RULES_FILE, 'utf8')) as { groups: { rules: Rule[] }[] };
+    const rules = parse(readFileSync(RULES_FILE, 'utf8')) as { groups: { rules: Mutable<Rule>[] }[] };
     for (const rule of rules.groups.flatMap((g) => g.rules)) {
       delete rule.annotations;
-      if (rule.alert === drop?.alert)
+      if (drop !== undefined && rule.alert === drop.alert)
         rule.expr = topLevelClauses(rule.expr)
           .filter((_, i) => i !== drop.clause)
           .join('\nand\n');
