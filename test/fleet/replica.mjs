@@ -10,7 +10,8 @@
 //   GET  /control/state                       → leader, token, revision, flags, rollouts, events, store stats
 // Times are ms since the epoch with sub-ms precision (performance.timeOrigin + performance.now()), so the
 // parent can compare them across processes on one machine.
-// Prints one JSON line {"port": N} on stdout once it serves and has applied the store's document.
+// Prints one JSON line {"port": N} on stdout once it serves and has applied the store's document; with an IPC
+// channel (fork), also sends every `change` event to the parent.
 
 import { createServer } from 'node:http';
 import { performance } from 'node:perf_hooks';
@@ -63,9 +64,12 @@ const events = { changes: [], steps: [], rollbacks: [], acquired: [], lost: [], 
 const keep = (list, item) => {
   if (list.length < MAX_EVENTS) list.push(item);
 };
-canary.on('change', (e) =>
-  keep(events.changes, { flag: e.flag, percentage: e.after?.percentage, source: e.source, at: now() }),
-);
+canary.on('change', (e) => {
+  const change = { flag: e.flag, percentage: e.after?.percentage, source: e.source, at: now() };
+  keep(events.changes, change);
+  // Forked with an IPC channel (bench/fleet): every change as it happens, no polling needed.
+  if (process.send) process.send({ type: 'change', name, ...change });
+});
 canary.on('step', (e) => keep(events.steps, { ...e, at: now() }));
 canary.on('rollback', (e) =>
   keep(events.rollbacks, { flag: e.flag, reason: e.reason, source: e.analysis?.source, at: now() }),
