@@ -75,4 +75,25 @@ canary.close();
       hasLatency: 'string',
     });
   });
+
+  it('@canary-kit/redis', () => {
+    ensureBuilt('core', 'redis');
+    const dir = mkdtempSync(join(tmpdir(), 'canary-kit-cjs-'));
+    const file = join(dir, 'app.cjs');
+    // Nothing listens on port 1: the store fails fast with its own error class, and nothing crashes.
+    writeFileSync(
+      file,
+      `const { createRedisStore, createLeaderLease, RedisUnavailableError } = require(${JSON.stringify(join(ROOT, 'packages/redis'))});
+const store = createRedisStore({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 200 });
+const lease = createLeaderLease({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 200 });
+store.load().catch(async (e) => {
+  await store.close();
+  await lease.close();
+  process.stdout.write(JSON.stringify({ kind: store.kind, unavailable: e instanceof RedisUnavailableError, leader: lease.isLeader() }));
+});
+`,
+    );
+    const out = JSON.parse(execFileSync(process.execPath, [file], { encoding: 'utf8' }));
+    expect(out).toEqual({ kind: 'redis', unavailable: true, leader: false });
+  });
 });
