@@ -32,6 +32,7 @@ let prom: PrometheusServer;
 async function watched(
   source: (target: string) => PrometheusSource,
   behaviour: Parameters<typeof metricsService>[1] = {},
+  plan: object = {},
 ): Promise<Watched> {
   // The target is only known once it listens, and the source needs it: it is created on first use.
   let resolved: PrometheusSource | undefined;
@@ -44,7 +45,7 @@ async function watched(
     },
   };
   const service = await metricsService(
-    { flags: { [FLAG]: { percentage: 0, rollout } }, rollout: { source: lazy } },
+    { flags: { [FLAG]: { percentage: 0, rollout: { ...rollout, ...plan } } }, rollout: { source: lazy } },
     behaviour,
   );
   target = service.target;
@@ -93,6 +94,8 @@ async function closedPort(): Promise<number> {
 let failing: Watched;
 let healthy: Watched;
 let blind: Watched;
+let slowHeld: Watched;
+let slowFailed: Watched;
 
 beforeAll(async () => {
   const source = (target: string) =>
@@ -105,13 +108,20 @@ beforeAll(async () => {
     });
   failing = await watched(source, { canaryStatus: () => 503 });
   healthy = await watched(source);
+  // 300 ms slower: the p95/p99 effect is there, but from a histogram it cannot be tested.
+  slowHeld = await watched(source, { canaryDelayMs: 300 });
+  slowFailed = await watched(
+    source,
+    { canaryDelayMs: 300 },
+    { thresholds: { latencyWithoutSamples: 'fail' } },
+  );
   // Its Prometheus answers nothing: a port where nothing listens any more.
   const dead = await closedPort();
   blind = await watched(() => new PrometheusSource({ url: `http://127.0.0.1:${dead}`, timeoutMs: 500 }), {
     canaryStatus: () => 503,
   });
   prom = await startPrometheus({
-    targets: [failing.service.target, healthy.service.target],
+    targets: [failing, healthy, slowHeld, slowFailed].map((w) => w.service.target),
     scrapeIntervalMs: SCRAPE_MS,
   });
   for (const w of services) traffic(w);
@@ -166,5 +176,28 @@ describe('a rollout judged on Prometheus data', () => {
     expect(blind.service.canary.rolloutState(FLAG)).toMatchObject({ phase: 'progressing', stepIndex: 0 });
     expect(blind.failedRequests).toBe(0);
     expect(blind.service.served.stable.requests + blind.service.served.canary.requests).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('a canary slower on quantiles alone holds by default, and is rolled back with latencyWithoutSamples: fail', async () => {
+    await until(() => slowFailed.rollback.length === 1, 'the latency rollback', 90_000);
+    const fails = slowFailed.analysis.filter((a) => a.verdict === 'fail');
+    expect(fails[0]!.failed.some((name) => name === 'p95-ratio' || name === 'p99-ratio')).toBe(true);
+    expect(fails[0]!.canary.p95).toBeGreaterThan(0.25);
+    expect(fails[0]!.checks.find((c) => c.name === 'p95-ratio')).toMatchObject({
+      test: 'none',
+      pValue: null,
+    });
+
+    await until(
+      () => slowHeld.analysis.filter((a) => a.canary.requests >= 20 && a.stable.requests >= 20).length >= 2,
+      'two judged analyses of the held canary',
+      90_000,
+    );
+    const judged = slowHeld.analysis.filter((a) => a.canary.requests >= 20 && a.stable.requests >= 20);
+    expect(
+      judged.every((a) => a.verdict === 'inconclusive' && /not significant|unproven|holding/.test(a.reason)),
+    ).toBe(true);
+    expect(slowHeld.rollback).toHaveLength(0);
+    expect(slowHeld.service.canary.rolloutState(FLAG)).toMatchObject({ phase: 'progressing', stepIndex: 0 });
   }, 120_000);
 });
