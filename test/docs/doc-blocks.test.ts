@@ -1,9 +1,26 @@
-// Every fenced code block of the README, the adapter quick starts and the migration guides is exercised:
-// programs run against the real packages with real servers and their answers are checked, shell commands are
-// checked against the scripts, packages and CLI that exist, JSON is parsed (and validated when it is a config),
-// samples of output are compared with what the code produces. A block is tied to its test by an HTML comment
-// right above it (`<!-- test: express GET /checkout -> 200 -->`, see support/run-block.ts); a block without
-// one fails this test, naming the file and line — new blocks are picked up by themselves.
+// Every fenced code block of the README, the adapter guides, the migration guides and the configuration, rollout,
+// shadow and overrides pages is exercised: programs run against the real packages with real servers and their
+// answers are checked, shell commands are checked against the scripts, packages and CLI that exist, JSON is parsed
+// (and validated when it is a config), samples of output are compared with what the code produces. A block is tied
+// to its test by an HTML comment right above it; a block without one fails this test, naming the file and line —
+// new blocks are picked up by themselves.
+//
+//   <!-- test: express|fastify|nest|core CHECKS -->  run the ts/js block in that environment (support/modules.ts:
+//        names it uses unimported are imported from the packages; app parts it leaves out are stubbed), then the
+//        CHECKS, `;`-separated (support/run-block.ts): `GET /path header:value -> 200 ~text`,
+//        `split FLAG GET /path`, `metrics /metrics`, `seen HOST.internal GET /path`, `unseen …`,
+//        `headers HOST -name +name=value`, `recorded GET /path`, `evaluate FLAG USER -> VERSION REASON [BUCKET]`,
+//        `override VAR FLAG -> VERSION`, `same-as-unleash FLAG ROLLOUT GROUPID`. `listen(3000)` moves to a free
+//        port; `http://NAME.internal` URLs get a local stand-in service, `redis://NAME.internal` a real
+//        redis-server; `./recordings/` files go to a scratch directory.
+//   <!-- test: sh -->                 commands: root/package scripts, installable names, files, CLI arguments
+//   <!-- test: json [config|flags|file-store|unleash-toggle|code-in=DIR] -->
+//   <!-- test: metrics|cookie -->     a sample of /metrics or a Set-Cookie header, against a real app
+//   <!-- test: warning FILE -->       a warning's text, against the message in the source file
+//   <!-- test: types FILE -->         a type declaration, against the source file
+//   <!-- test: nginx|python -->       "before" configs and scripts of the migration guides
+//   <!-- test: config-error CONFIG -->, <!-- test: config-errors -->, <!-- test: analysis-event -->,
+//   <!-- test: override-values … -->  see the functions they name below.
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';

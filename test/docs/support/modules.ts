@@ -74,17 +74,20 @@ const commonStubs: Stub[] = [
   ...dataNames.map((name) => ({ name, code: () => `const ${name} = __h.data(${JSON.stringify(name)});` })),
 ];
 
+/** Packages beside the core a block may use unimported in every environment. */
+const EXTRA = ['@canary-kit/redis', '@canary-kit/prometheus', '@canary-kit/openfeature'];
+
 const ENVS: Record<EnvName, EnvSpec> = {
   core: {
     dir: join(ROOT, 'test/docs/.tmp'),
-    packages: ['@canary-kit/core'],
+    packages: ['@canary-kit/core', ...EXTRA],
     defaults: {},
     types: { Decision: '@canary-kit/core', EvalContext: '@canary-kit/core' },
     stubs: commonStubs,
   },
   express: {
     dir: join(ROOT, 'test/docs/.tmp'),
-    packages: ['@canary-kit/core', '@canary-kit/express'],
+    packages: ['@canary-kit/core', '@canary-kit/express', ...EXTRA],
     defaults: { express: 'express' },
     types: { Decision: '@canary-kit/core', EvalContext: '@canary-kit/core' },
     stubs: [
@@ -112,7 +115,7 @@ const ENVS: Record<EnvName, EnvSpec> = {
   },
   fastify: {
     dir: join(ROOT, 'test/docs/.tmp'),
-    packages: ['@canary-kit/core', '@canary-kit/fastify'],
+    packages: ['@canary-kit/core', '@canary-kit/fastify', ...EXTRA],
     defaults: { Fastify: 'fastify', canaryPlugin: '@canary-kit/fastify' },
     types: {
       Decision: '@canary-kit/core',
@@ -157,10 +160,14 @@ const exportCache = new Map<string, readonly string[]>();
 async function exportsOf(specifier: string): Promise<readonly string[]> {
   let names = exportCache.get(specifier);
   if (!names) {
-    const mod = (
-      specifier.startsWith('@nestjs/') ? requireFromNest(specifier) : await import(specifier)
-    ) as Record<string, unknown>;
-    names = Object.keys(mod);
+    try {
+      const mod = (
+        specifier.startsWith('@nestjs/') ? requireFromNest(specifier) : await import(specifier)
+      ) as Record<string, unknown>;
+      names = Object.keys(mod);
+    } catch {
+      names = []; // a package not installed in this checkout offers nothing to import
+    }
     exportCache.set(specifier, names);
   }
   return names;
@@ -240,6 +247,7 @@ export async function buildModule(
   const spec = ENVS[env];
   const block = code
     .replace(/http:\/\/([\w-]+\.internal)(?::\d+)?/g, (all, host: string) => urls.get(host) ?? all)
+    .replace(/redis:\/\/([\w-]+\.internal)(?::\d+)?/g, (all, host: string) => urls.get(host) ?? all)
     // Files a block writes (`./recordings/requests.jsonl`) go to a scratch directory of the test.
     .replace(/(['"])\.\/recordings\//g, (_all, quote: string) => `${quote}${scratch}/`);
   const used = usedNames(block);

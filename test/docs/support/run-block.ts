@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Canary, createCanary, signOverride } from '@canary-kit/core';
 import { expect } from 'vitest';
+import { type RedisServer, startRedisServer, stopRedisServer } from '../../helpers/redis-server.js';
 import type { CodeBlock } from './markdown.js';
 import { ROOT } from './markdown.js';
 import { buildModule, type EnvName } from './modules.js';
@@ -14,6 +15,7 @@ import {
   fakeService,
   INTERNAL_URL,
   interceptDocPort,
+  REDIS_URL,
   takeListened,
   urlOf,
 } from './servers.js';
@@ -56,6 +58,14 @@ export async function runCodeBlock(block: CodeBlock, env: EnvName, args: string)
     if (!services.has(host)) services.set(host, await fakeService(host));
   }
   const urls = new Map([...services].map(([host, s]) => [host, s.url]));
+  // `redis://<name>.internal:6379` in a block (a fleet's shared store): a real redis-server of its own.
+  const redisHosts = new Set([...block.code.matchAll(REDIS_URL)].map((m) => m[1]!));
+  const redisServers: RedisServer[] = [];
+  for (const host of redisHosts) {
+    const server = await startRedisServer();
+    redisServers.push(server);
+    urls.set(host, server.url);
+  }
   const id = `${block.file.replace(/\W+/g, '-')}-${block.line}`;
   const scratch = mkdtempSync(join(tmpdir(), 'canary-docs-'));
   const built = await buildModule(env, block.code, block.lang, urls, id, scratch);
@@ -87,6 +97,7 @@ export async function runCodeBlock(block: CodeBlock, env: EnvName, args: string)
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
     for (const s of services.values()) await s.close();
     rmSync(scratch, { recursive: true, force: true });
+    for (const r of redisServers) await stopRedisServer(r);
   }
 }
 

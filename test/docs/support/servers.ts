@@ -91,3 +91,6 @@ export async function fakeService(host: string): Promise<FakeService> {
 
 /** `http://<name>.internal:<port>` in a block. */
 export const INTERNAL_URL = /http:\/\/([\w-]+\.internal)(?::\d+)?/g;
+
+/** `redis://<name>.internal:<port>` in a block: a real redis-server started for it. */
+export const REDIS_URL = /redis:\/\/([\w-]+\.internal)(?::\d+)?/g;
