@@ -10,7 +10,7 @@ import {
   type ResolutionDetails,
   StandardResolutionReasons,
 } from '@openfeature/server-sdk';
-import { toEvalContext } from './context-mapping.js';
+import { type OverrideSources, toEvalContext } from './context-mapping.js';
 import { resolutionReason } from './reason-mapping.js';
 
 export const PROVIDER_NAME = 'canary-kit';
@@ -60,6 +60,8 @@ export class CanaryProvider implements Provider {
   readonly canary: Canary;
   readonly #options: CanaryProviderOptions;
   readonly #readyTimeoutMs: number;
+  /** Fixed for a Canary's lifetime (its overrides config is), so read once rather than per evaluation. */
+  readonly #overrideSources: OverrideSources;
   /** Flags changed in the current tick: one `PROVIDER_CONFIGURATION_CHANGED` for a replaceConfig of many. */
   #pending: { flags: Set<string>; sources: Set<string> } | undefined;
   /** Set after a forwarded error, cleared by the next change: the provider then reports itself ready again. */
@@ -75,6 +77,7 @@ export class CanaryProvider implements Provider {
     if (!Number.isFinite(timeout) || timeout < 0)
       throw new TypeError(`CanaryProvider: readyTimeoutMs must be a finite number ≥ 0, got ${timeout}`);
     this.#readyTimeoutMs = timeout;
+    this.#overrideSources = canary.overrideSources;
   }
 
   /**
@@ -152,7 +155,7 @@ export class CanaryProvider implements Provider {
   ): ResolutionDetails<T> {
     let decision: Decision;
     try {
-      decision = this.canary.evaluate(flagKey, toEvalContext(context, this.canary.overrideSources));
+      decision = this.canary.evaluate(flagKey, toEvalContext(context, this.#overrideSources));
     } catch (error) {
       // Canary.evaluate never throws; a hostile context (a Proxy whose traps throw) might still.
       return {
