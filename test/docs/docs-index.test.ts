@@ -1,5 +1,5 @@
-// docs/README.md is the table of contents: every page under docs/ is listed there, and every relative link in the
-// README, the index and the pages whose blocks test/docs runs points at a file that exists.
+// docs/README.md is the table of contents: every page under docs/ is listed there (and linked from the README),
+// and every relative link in the README and the docs points at a file that exists.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -31,6 +31,12 @@ describe('docs/README.md', () => {
     const listed = new Set(links('docs/README.md'));
     const missing = pages('docs').filter((p) => p !== join('docs', 'README.md') && !listed.has(p));
     expect(missing, 'pages missing from the table of contents in docs/README.md').toEqual([]);
+  });
+
+  it('README.md links every page under docs/ (adapters and migrations included)', () => {
+    const listed = new Set(links('README.md'));
+    const missing = pages('docs').filter((p) => !listed.has(p));
+    expect(missing, 'pages the README does not link').toEqual([]);
   });
 
   for (const file of ['README.md', 'docs/README.md', ...pages('docs')]) {
