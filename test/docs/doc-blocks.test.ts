@@ -12,7 +12,7 @@
 //        `headers HOST -name +name=value`, `recorded GET /path`, `evaluate FLAG USER -> VERSION REASON [BUCKET]`,
 //        `override VAR FLAG -> VERSION`, `same-as-unleash FLAG ROLLOUT GROUPID`. `listen(3000)` moves to a free
 //        port; `http://NAME.internal` URLs get a local stand-in service, `redis://NAME.internal` a real
-//        redis-server; `./recordings/` files go to a scratch directory.
+//        redis-server; relative data files (`./flags.json`) go to a scratch directory.
 //   <!-- test: sh -->                 commands: root/package scripts, installable names, files, CLI arguments
 //   <!-- test: json [config|flags|file-store|unleash-toggle|code-in=DIR] -->
 //   <!-- test: metrics|cookie -->     a sample of /metrics or a Set-Cookie header, against a real app

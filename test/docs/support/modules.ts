@@ -14,7 +14,7 @@ import { ROOT } from './markdown.js';
  *    `app` with canary-kit mounted, a `canary` knowing every flag the docs use, a `log`.
  * After the block it exports every top-level name, so the harness can reach the block's `app` and `canary`.
  * The block's own text is never edited, except that `*.internal` URLs point at local stand-in services and
- * `./recordings/` at a scratch directory.
+ * relative data files (`./flags.json`) at a scratch directory.
  */
 
 export type EnvName = 'core' | 'express' | 'fastify' | 'nest';
@@ -248,8 +248,11 @@ export async function buildModule(
   const block = code
     .replace(/http:\/\/([\w-]+\.internal)(?::\d+)?/g, (all, host: string) => urls.get(host) ?? all)
     .replace(/redis:\/\/([\w-]+\.internal)(?::\d+)?/g, (all, host: string) => urls.get(host) ?? all)
-    // Files a block writes (`./recordings/requests.jsonl`) go to a scratch directory of the test.
-    .replace(/(['"])\.\/recordings\//g, (_all, quote: string) => `${quote}${scratch}/`);
+    // Files a block writes (`'./recordings/requests.jsonl'`, `'./flags.json'`) go to a scratch directory.
+    .replace(
+      /(['"])\.\/(?:[\w.-]+\/)*([\w.-]+\.(?:jsonl?|html))\1/g,
+      (_all, quote: string, name: string) => `${quote}${scratch}/${name}${quote}`,
+    );
   const used = usedNames(block);
   const declared = declaredNames(block);
   const need = (name: string) => used.has(name) && !declared.all.has(name);

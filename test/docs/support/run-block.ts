@@ -44,7 +44,7 @@ interface Context {
   url: string;
   canary: Canary | undefined;
   services: Map<string, FakeService>;
-  /** Where the block's `./recordings/` files went. */
+  /** Where the block's relative data files (`./recordings/requests.jsonl`) went. */
   scratch: string;
   /** The block's top-level names. */
   mod: Record<string, unknown>;
