@@ -258,7 +258,7 @@ export function missingFromScrape(samples: readonly Sample[]): string[] {
 }
 
 /** Drives traffic until a scrape has every feature's series, then returns that scrape. */
-export async function driveUntilComplete(base: string, timeoutMs = 30_000): Promise<Sample[]> {
+export async function driveUntilComplete(base: string, timeoutMs = 60_000): Promise<Sample[]> {
   const deadline = Date.now() + timeoutMs;
   for (let round = 0; ; round++) {
     await drive(base, round);

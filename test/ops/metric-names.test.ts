@@ -109,7 +109,7 @@ describe.each(ADAPTERS)('the ops assets against a live %s service', (adapter) =>
     app = await startOpsApp(adapter);
     index = indexOf(await driveUntilComplete(app.base));
     text = await (await fetch(`${app.base}/metrics`)).text();
-  });
+  }, 90_000);
   afterAll(() => app?.close());
 
   it('query only metric names the service exports', () => {

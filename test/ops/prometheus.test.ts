@@ -11,6 +11,9 @@ import { parseLabelValues } from './promql.js';
 /** The job name the test Prometheus scrapes under (see test/helpers/prometheus-server.ts). */
 const JOB = 'canary-kit';
 const POLL_MS = 250;
+/** Waits inside a test end before the test's own timeout, so the failure names what was still missing. */
+const WAIT_MS = 60_000;
+const TEST_MS = 90_000;
 
 /** Grafana's variables as Grafana would fill them in: this job, every flag, route, target and experiment. */
 function substitute(expr: string): string {
@@ -21,7 +24,7 @@ function substitute(expr: string): string {
 }
 
 /** Polls `check` until it returns nothing left to wait for; the last list is the failure message. */
-async function eventually(check: () => Promise<string[]>, what: string, timeoutMs = 60_000): Promise<void> {
+async function eventually(check: () => Promise<string[]>, what: string, timeoutMs = WAIT_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let left: string[] = [];
   for (;;) {
@@ -44,14 +47,17 @@ describe('the ops assets against a real Prometheus scraping a live service', () 
     await driveUntilComplete(app.base);
     let running = true;
     const loop = (async () => {
-      for (let round = 0; running; round++) await drive(app.base, round);
+      for (let round = 0; running; round++) {
+        await drive(app.base, round);
+        await new Promise((r) => setTimeout(r, 50)); // a steady trickle, not a load test
+      }
     })();
     stopTraffic = async () => {
       running = false;
       await loop;
     };
     await prometheus.waitForTargetsUp(60_000);
-  });
+  }, 150_000);
   afterAll(async () => {
     await stopTraffic();
     await prometheus?.stop();
@@ -61,36 +67,44 @@ describe('the ops assets against a real Prometheus scraping a live service', () 
   const queries = allQueries();
   const panels = queries.filter((q) => q.kind === 'panel');
 
-  it('evaluates every dashboard panel query, each drawing data', async () => {
-    await eventually(async () => {
-      const empty: string[] = [];
-      for (const q of panels) {
-        // A query Prometheus rejects throws here, failing the test at once with its error.
-        const result = await prometheus.query(substitute(q.expr));
-        if (result.length === 0) empty.push(q.where);
-      }
-      return empty;
-    }, 'dashboard panels without data');
-  });
+  it(
+    'evaluates every dashboard panel query, each drawing data',
+    async () => {
+      await eventually(async () => {
+        const empty: string[] = [];
+        for (const q of panels) {
+          // A query Prometheus rejects throws here, failing the test at once with its error.
+          const result = await prometheus.query(substitute(q.expr));
+          if (result.length === 0) empty.push(q.where);
+        }
+        return empty;
+      }, 'dashboard panels without data');
+    },
+    TEST_MS,
+  );
 
   it('evaluates the dashboard annotation queries', async () => {
     for (const q of queries.filter((q) => q.kind === 'annotation'))
       await expect(prometheus.query(substitute(q.expr)), q.where).resolves.toBeInstanceOf(Array);
   });
 
-  it('fills every dashboard variable from the live series', async () => {
-    const variables: Query[] = queries.filter((q) => q.kind === 'variable');
-    expect(variables.length).toBeGreaterThan(0);
-    await eventually(async () => {
-      const empty: string[] = [];
-      for (const v of variables) {
-        const { expr, label } = parseLabelValues(v.expr);
-        const result = await prometheus.query(`count by (${label}) (${substitute(expr ?? 'up')})`);
-        if (!result.some((r) => (r.metric[label] ?? '') !== '')) empty.push(v.where);
-      }
-      return empty;
-    }, 'dashboard variables without values');
-  });
+  it(
+    'fills every dashboard variable from the live series',
+    async () => {
+      const variables: Query[] = queries.filter((q) => q.kind === 'variable');
+      expect(variables.length).toBeGreaterThan(0);
+      await eventually(async () => {
+        const empty: string[] = [];
+        for (const v of variables) {
+          const { expr, label } = parseLabelValues(v.expr);
+          const result = await prometheus.query(`count by (${label}) (${substitute(expr ?? 'up')})`);
+          if (!result.some((r) => (r.metric[label] ?? '') !== '')) empty.push(v.where);
+        }
+        return empty;
+      }, 'dashboard variables without values');
+    },
+    TEST_MS,
+  );
 
   describe('the alert expressions', () => {
     const rules = loadRules().flatMap((g) => g.rules);
@@ -101,22 +115,26 @@ describe('the ops assets against a real Prometheus scraping a live service', () 
         await expect(prometheus.query(rule.expr), rule.alert).resolves.toBeInstanceOf(Array);
     });
 
-    it('find the planted regressions: canary 5xx, shadow mismatches, upstream failovers', async () => {
-      const planted: [string, Record<string, string>][] = [
-        ['CanaryKitCanaryErrorRate', { job: JOB }],
-        ['CanaryKitShadowMismatchRate', { job: JOB, target: 'orders-v2' }],
-        ['CanaryKitUpstreamFailovers', { job: JOB, flag: 'search-v2' }],
-      ];
-      await eventually(async () => {
-        const silent: string[] = [];
-        for (const [alert, labels] of planted) {
-          const result = await prometheus.query(byName(alert));
-          const found = result.some((r) => Object.entries(labels).every(([k, v]) => r.metric[k] === v));
-          if (!found) silent.push(`${alert} (got ${JSON.stringify(result)})`);
-        }
-        return silent;
-      }, 'alerts that do not see what was planted');
-    });
+    it(
+      'find the planted regressions: canary 5xx, shadow mismatches, upstream failovers',
+      async () => {
+        const planted: [string, Record<string, string>][] = [
+          ['CanaryKitCanaryErrorRate', { job: JOB }],
+          ['CanaryKitShadowMismatchRate', { job: JOB, target: 'orders-v2' }],
+          ['CanaryKitUpstreamFailovers', { job: JOB, flag: 'search-v2' }],
+        ];
+        await eventually(async () => {
+          const silent: string[] = [];
+          for (const [alert, labels] of planted) {
+            const result = await prometheus.query(byName(alert));
+            const found = result.some((r) => Object.entries(labels).every(([k, v]) => r.metric[k] === v));
+            if (!found) silent.push(`${alert} (got ${JSON.stringify(result)})`);
+          }
+          return silent;
+        }, 'alerts that do not see what was planted');
+      },
+      TEST_MS,
+    );
 
     it('stay silent about what was not planted: recorder drops, a rollback', async () => {
       // Evaluated after traffic has run (the test above waited for it), so silence is not just missing data.
