@@ -251,13 +251,16 @@ describe('a fleet of three replicas on Redis and Prometheus', () => {
       }),
     });
     expect(res.status).toBe(200);
+    // The leader emits `step` once its save returns, a moment after the others applied the published state.
+    const startedSearch = (r: ReplicaState) =>
+      r.events.steps.some((e) => e.flag === 'search' && e.cause === 'started');
     const started = await untilAll(
-      (s) => s.every((r) => r.rollouts.search?.phase === 'progressing' && r.flags.search?.percentage === 20),
+      (s) =>
+        s.every((r) => r.rollouts.search?.phase === 'progressing' && r.flags.search?.percentage === 20) &&
+        s.some(startedSearch),
       'the search rollout started everywhere',
     );
-    const starters = started.filter((s) =>
-      s.events.steps.some((e) => e.flag === 'search' && e.cause === 'started'),
-    );
+    const starters = started.filter(startedSearch);
     expect(starters.map((s) => s.pid)).toEqual([next.pid]);
     // The rolled-back payments rollout stayed rolled back: nobody re-applied or re-ran it.
     expect(started.every((s) => s.rollouts.payments?.phase === 'rolled-back')).toBe(true);
@@ -284,12 +287,12 @@ describe('a fleet of three replicas on Redis and Prometheus', () => {
         await res.text();
       }
     }
+    // Every replica reports the outage, and the leader steps down by its clock (no renewal gets through).
     const during = await untilAll(
-      (s) => s.every((r, i) => r.events.errors > errorsBefore[i]!),
-      'every replica reporting the outage',
+      (s) => s.every((r, i) => r.events.errors > errorsBefore[i]! && !r.leader),
+      'every replica reporting the outage, no leader',
     );
     expect(during.every((s) => s.flags.checkout?.percentage === 42)).toBe(true);
-    expect(during.every((s) => !s.leader)).toBe(true);
 
     await redis.restart();
     // Restarted empty (no persistence): the replicas put the fleet's last document back.
@@ -330,5 +333,37 @@ describe('a fleet of three replicas on Redis and Prometheus', () => {
       'the change after the restart everywhere, one leader',
     );
     expect(alive()).toHaveLength(3);
+  });
+
+  it('a leader frozen past its TTL (SIGSTOP) is replaced, and steps down by its own clock when it thaws', async () => {
+    const before = await untilAll((s) => s.filter((r) => r.leader).length === 1, 'one leader');
+    const frozenState = before.find((s) => s.leader)!;
+    const frozen = replicas.find((r) => r.child.pid === frozenState.pid)!;
+    const rolloutsBefore = JSON.stringify(before.map((s) => s.rollouts));
+    frozen.child.kill('SIGSTOP');
+    let thawed = false;
+    try {
+      const others = () => alive().filter((r) => r !== frozen);
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const current = await Promise.all(others().map(state));
+        if (current.some((s) => s.leader)) break;
+        if (Date.now() > deadline) throw new Error('no new leader while the old one is frozen');
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      frozen.child.kill('SIGCONT');
+      thawed = true;
+      const after = await untilAll(
+        (s) => s.filter((r) => r.leader).length === 1 && !s.find((r) => r.pid === frozenState.pid)!.leader,
+        'one leader, not the thawed one',
+      );
+      const thawedState = after.find((s) => s.pid === frozenState.pid)!;
+      expect(thawedState.events.lost.length).toBeGreaterThan(frozenState.events.lost.length);
+      expect(after.find((s) => s.leader)!.token!).toBeGreaterThan(frozenState.token!);
+      // Nothing was applied twice or undone: every replica still holds the same rollout states.
+      expect(JSON.stringify(after.map((s) => s.rollouts))).toBe(rolloutsBefore);
+    } finally {
+      if (!thawed) frozen.child.kill('SIGCONT');
+    }
   });
 });

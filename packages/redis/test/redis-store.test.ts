@@ -1,5 +1,11 @@
 import { type Canary, createCanary, type StoreContent } from '@canary-kit/core';
-import { createRedisStore, type RedisStore, RedisStoreError, RedisUnavailableError } from '@canary-kit/redis';
+import {
+  createLeaderLease,
+  createRedisStore,
+  type RedisStore,
+  RedisStoreError,
+  RedisUnavailableError,
+} from '@canary-kit/redis';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -234,6 +240,48 @@ describe('RedisStore: Redis down (fail-static), reconnection and resync', () => 
     );
     const res = await fetch(`${http.url}/?user=x`);
     expect(((await res.json()) as { percentage: number }).percentage).toBe(70);
+    expect(unhandled.reasons).toEqual([]);
+  });
+
+  it('a hung Redis (SIGSTOP) delays only changes: requests are served at once, writes time out, leadership lapses by the clock', async () => {
+    const server = await startRedisServer();
+    const unhandled = watchUnhandled();
+    closers.push(async () => {
+      unhandled.stop();
+      if (server.pid) process.kill(server.pid, 'SIGCONT');
+      await stopRedisServer(server);
+    });
+    const key = freshKey();
+    const lease = createLeaderLease({
+      url: server.url,
+      key: `${key}:leader`,
+      ttlMs: 600,
+      commandTimeoutMs: 300,
+    });
+    closers.push(() => lease.close());
+    const s = createRedisStore({ url: server.url, key, commandTimeoutMs: 300, lease });
+    closers.push(() => s.close());
+    const canary = createCanary({ store: s, metrics: false, flags: { checkout: { percentage: 20 } } });
+    closers.push(() => canary.close());
+    await canary.ready();
+    await until(() => lease.isLeader(), 'the lease is held');
+    const http = await serve(canary, 'checkout');
+    closers.push(() => http.close());
+
+    process.kill(server.pid!, 'SIGSTOP');
+    for (let i = 0; i < 50; i++) {
+      const res = await fetch(`${http.url}/?user=hung-${i}`);
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { percentage: number }).percentage).toBe(20);
+    }
+    await expect(canary.setPercentage('checkout', 30)).rejects.toThrow(/timed? ?out/i);
+    // No renewal gets through: the leader steps down on its own clock, before Redis could expire the lease.
+    await until(() => !lease.isLeader(), 'leadership lapses');
+
+    process.kill(server.pid!, 'SIGCONT');
+    await until(() => lease.isLeader(), 'leadership regained after Redis resumes');
+    await canary.setPercentage('checkout', 40);
+    expect((await s.load())?.flags).toEqual({ checkout: expect.objectContaining({ percentage: 40 }) });
     expect(unhandled.reasons).toEqual([]);
   });
 
