@@ -72,6 +72,29 @@ describe('examples/ops/canary-kit.dashboard.json', () => {
       expect(annotation.datasource, annotation.name).toEqual(DATASOURCE);
   });
 
+  it('names in each legend only labels its query keeps', () => {
+    for (const panel of dataPanels)
+      for (const target of panel.targets!) {
+        const kept = new Set(
+          analyzeQuery(target.expr!)
+            .groupings.filter((g) => g.keyword === 'by')
+            .flatMap((g) => g.labels),
+        );
+        for (const [, label] of (target.legendFormat ?? '').matchAll(/\{\{\s*(\w+)\s*\}\}/g))
+          expect(kept, `panel "${panel.title}" ${target.refId}: legend {{${label}}}`).toContain(label);
+      }
+  });
+
+  it('uses panel types and units Grafana ships', () => {
+    const UNITS = ['short', 'percent', 'percentunit', 's', 'ms', 'reqps', 'ops', 'none'];
+    for (const panel of dataPanels) {
+      expect(['timeseries', 'stat', 'table', 'bargauge', 'gauge', 'state-timeline'], panel.title).toContain(
+        panel.type,
+      );
+      expect(UNITS, panel.title).toContain(panel.fieldConfig?.defaults?.unit);
+    }
+  });
+
   it('lays the panels out on the 24-column grid without overlaps', () => {
     const cells = new Set<string>();
     for (const panel of panels) {
