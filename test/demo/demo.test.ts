@@ -127,6 +127,23 @@ describe('demo options', () => {
     expect(unknown.stderr).toContain('unknown option "--colour"');
   });
 
+  it('exits 1 when the run ends without a rollback; --quiet prints the summary only', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'canary-kit-demo-quiet-'));
+    try {
+      // At 50 requests a second the 1 % step cannot gather its 15 canary requests in 10 s: no step past it.
+      const short = await runDemo(['--fast', '--quiet', '--duration', '10', '--rate', '50'], cwd, {
+        timeoutMs: 60_000,
+      });
+      expect(short.code).toBe(1);
+      expect(short.stdout).toContain('NOT ROLLED BACK: the run ended at 1 % (progressing) before a rollback');
+      expect(short.stdout).toContain('The planted regression was not rolled back within the run.');
+      expect(short.stdout).not.toMatch(/^\[/m);
+      expect(existsSync(join(cwd, 'canary-kit-demo-report.html'))).toBe(true);
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
   it('prints its usage with --help', async () => {
     const help = await runDemo(['--help'], tmpdir(), { timeoutMs: 30_000 });
     expect(help.code).toBe(0);

@@ -242,7 +242,7 @@ tr.fail td,tr.rollback td{color:#b91c1c}code{font-size:12px}
 </head>
 <body>
 <h1>canary-kit demo report</h1>
-<p class="muted">Flag <code>${h(FLAG)}</code> · ${h(mode)} · steps ${plan.steps.join(', ')} % · analysis every ${plan.intervalMs / 1000} s, ${plan.minRequests}+ requests per version, rollback after ${plan.failureLimit} failed analyses · regression planted in v2 from ${plan.regressionFrom} % · ${options.rate} req/s · ${h(new Date().toISOString())}</p>
+<p class="muted">Flag <code>${h(FLAG)}</code> · ${h(mode)} · steps ${plan.steps.join(', ')} % · analysis every ${plan.intervalMs / 1000} s, ${plan.minRequests}+ requests per version, rollback after ${plan.failureLimit} failed analyses · regression planted in v2 from ${plan.regressionFrom} % · ${options.rate} req/s offered · ${h(new Date().toISOString())}</p>
 ${verdict}
 <div class="grid-cards">
 <div class="card">steps reached<b>${state.stepsReached.map((p) => `${p} %`).join(' → ') || '—'}</b></div>
