@@ -21,7 +21,6 @@
 //   <!-- test: nginx|python -->       "before" configs and scripts of the migration guides
 //   <!-- test: config-error CONFIG -->, <!-- test: config-errors -->, <!-- test: analysis-event -->,
 //   <!-- test: override-values … -->  see the functions they name below.
-import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { analysisEventOfScenario, withoutTimes } from './support/analysis-scenario.js';
@@ -41,25 +40,7 @@ import {
 } from './support/other-blocks.js';
 import { runCodeBlock } from './support/run-block.js';
 import { installStandIns } from './support/stand-ins.js';
-
-const mdIn = (dir: string) =>
-  !existsSync(join(ROOT, dir))
-    ? []
-    : readdirSync(join(ROOT, dir))
-        .filter((f) => f.endsWith('.md'))
-        .map((f) => `${dir}/${f}`);
-
-/** The documents whose every block is tested. */
-export const TESTED_DOCS = [
-  'README.md',
-  'docs/README.md',
-  ...mdIn('docs/adapters'),
-  ...mdIn('docs/migration'),
-  'docs/configuration.md',
-  'docs/rollout.md',
-  'docs/shadow.md',
-  'docs/overrides.md',
-].filter((doc) => existsSync(join(ROOT, doc)));
+import { TESTED_DOCS } from './support/tested-docs.js';
 
 const HARNESSES = [
   'core',

@@ -64,7 +64,7 @@ const commonStubs: Stub[] = [
   { name: 'flags', code: () => 'const flags = __h.docFlags();' },
   { name: 'log', code: () => 'const log = __h.log;' },
   { name: 'pager', code: () => 'const pager = __h.pager;' },
-  { name: 'secret', code: () => 'const secret = process.env.CANARY_OVERRIDE_SECRET;' },
+  { name: 'secret', code: () => 'const secret = String(process.env.CANARY_OVERRIDE_SECRET);' },
   { name: 'registry', code: () => 'const registry = new Registry();', deps: ['Registry'] },
   {
     name: 'canary',
@@ -148,7 +148,11 @@ const ENVS: Record<EnvName, EnvSpec> = {
     head: "import 'reflect-metadata';",
     stubs: [
       ...commonStubs,
-      { name: 'ConfigService', code: () => 'const ConfigService = __h.nest.ConfigService;' },
+      // @nestjs/config's classes are types too (`config: ConfigService`).
+      {
+        name: 'ConfigService',
+        code: () => 'const ConfigService = __h.nest.ConfigService;\ntype ConfigService = any;',
+      },
       { name: 'ConfigModule', code: () => 'const ConfigModule = __h.nest.ConfigModule;' },
       { name: 'AppModule', code: () => 'const AppModule = __h.nest.AppModule;' },
     ],
