@@ -26,6 +26,17 @@ function links(file: string): string[] {
   return out;
 }
 
+describe('README.md', () => {
+  it('keeps the two commands, and CI runs the second one exactly', () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const demo = 'npx -y pnpm@10 install && npx -y pnpm@10 demo';
+    const test = 'npx -y pnpm@10 install && npx -y pnpm@10 test';
+    expect(readme).toContain(demo);
+    expect(readme).toContain(test);
+    expect(readFileSync(join(ROOT, '.ci/run'), 'utf8').split('\n')).toContain(test);
+  });
+});
+
 describe('docs/README.md', () => {
   it('lists every page under docs/', () => {
     const listed = new Set(links('docs/README.md'));

@@ -63,6 +63,12 @@ export const DOC_OVERRIDE_SECRET = 'docs-override-secret-0123456789';
 
 export function installStandIns(): void {
   process.env.CANARY_OVERRIDE_SECRET = DOC_OVERRIDE_SECRET;
+  // Nest's start-up log lines, for every app the blocks start, would bury the test output.
+  (
+    createRequire(join(ROOT, 'packages/nestjs/package.json'))('@nestjs/common') as {
+      Logger: { overrideLogger(level: false): void };
+    }
+  ).Logger.overrideLogger(false);
   const log =
     (level: string) =>
     (...args: unknown[]) =>
