@@ -195,7 +195,11 @@ describe('a fleet of three replicas on Redis and Prometheus', () => {
     try {
       await untilAll(
         (s) =>
-          s.every((r) => r.rollouts.payments?.phase === 'rolled-back' && r.flags.payments?.percentage === 0),
+          s.every(
+            (r) => r.rollouts.payments?.phase === 'rolled-back' && r.flags.payments?.percentage === 0,
+          ) &&
+          // The deciding replica emits `rollback` once its save returns.
+          s.some((r) => r.events.rollbacks.length > 0),
         'the rollback on every replica',
         60_000,
       );
@@ -233,8 +237,8 @@ describe('a fleet of three replicas on Redis and Prometheus', () => {
     const handoverMs = acquiredAt - killedAt;
     console.log(`leader handover after SIGKILL: ${handoverMs.toFixed(0)} ms (lease TTL ${LEASE_TTL_MS} ms)`);
     // The dead leader's lease lives at most one TTL after its last renewal, which came before the kill; the
-    // 100 ms cover the follower's wake-up just after expiry (≤ 11 ms) and event-loop delays.
-    expect(handoverMs).toBeLessThan(LEASE_TTL_MS + 100);
+    // 250 ms cover the follower's wake-up just after expiry (≤ 11 ms) and event-loop delays on a loaded machine.
+    expect(handoverMs).toBeLessThan(LEASE_TTL_MS + 250);
     expect(next.token!).toBeGreaterThan(leaderState.token!);
 
     // The new leader runs the controller: a new rollout, added from a follower, is started by it.
