@@ -25,7 +25,7 @@ const root = join(here, '..', '..');
 const require = createRequire(import.meta.url);
 const Scientist = require('scientist');
 
-const N = Number(process.env.BENCH_N ?? 160_000);
+const N = Number(process.env.BENCH_N ?? 64_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 /** Calls per turn of the event loop; canary-kit's default maxConcurrency, so nothing is dropped. */
 const CHUNK = 16;

@@ -14,7 +14,9 @@ import {
   experimentPath,
   type NormalizedSettings,
   normalizeSettings,
-  SETTING_KEYS,
+  type SettingsSnapshot,
+  sameSettings,
+  snapshotSettings,
 } from './options.js';
 
 /** Distinct experiment names with their own series; later ones share `(other)` (metric cardinality, memory). */
@@ -31,16 +33,11 @@ export type Experiment<V = unknown> = <T extends V | PromiseLike<V>>(call: Exper
 interface Entry {
   readonly runner: ExperimentRunner;
   readonly diffCache: DiffOptionsCache;
-  /** The setting values (SETTING_KEYS order) `lastSettings` was validated from. */
-  readonly lastValues: unknown[];
+  /** The settings as passed that `lastSettings` was validated from. */
+  lastSeen: SettingsSnapshot | undefined;
   lastSettings: NormalizedSettings | undefined;
   /** The last invalid-options message reported, so a bad call site reports once, not once per call. */
   lastError: string | undefined;
-}
-
-function sameValues(options: ExperimentSettings, values: readonly unknown[]): boolean {
-  for (let i = 0; i < SETTING_KEYS.length; i++) if (options[SETTING_KEYS[i]!] !== values[i]) return false;
-  return true;
 }
 
 /** Every experiment of one Canary, by name. */
@@ -70,7 +67,7 @@ export class Experiments {
       entry = {
         runner: new ExperimentRunner(name, this.#hooks),
         diffCache: new DiffOptionsCache(),
-        lastValues: new Array(SETTING_KEYS.length),
+        lastSeen: undefined,
         lastSettings: undefined,
         lastError: undefined,
       };
@@ -101,7 +98,7 @@ export class Experiments {
     if (
       settings === undefined ||
       typeof options.candidate !== 'function' ||
-      !sameValues(options as ExperimentSettings, entry.lastValues)
+      !sameSettings(options as ExperimentSettings, entry.lastSeen!)
     ) {
       try {
         settings = normalizeSettings(name, options as ExperimentSettings, entry.diffCache);
@@ -118,9 +115,7 @@ export class Experiments {
         }
         return options.control();
       }
-      const values = entry.lastValues;
-      for (let i = 0; i < SETTING_KEYS.length; i++)
-        values[i] = (options as ExperimentSettings)[SETTING_KEYS[i]!];
+      entry.lastSeen = snapshotSettings(options as ExperimentSettings);
       entry.lastSettings = settings;
     }
     return entry.runner.run(settings, options);

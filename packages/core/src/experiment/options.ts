@@ -58,16 +58,52 @@ const DIFF_KEYS = [
   'maxValueLength',
 ] as const satisfies readonly (keyof DiffOptions)[];
 
-/** Every setting, in a fixed order: what `canary.experiment` compares with the last call's before validating. */
-export const SETTING_KEYS = [
-  'flag',
-  'percentage',
-  'compare',
-  'clean',
-  'timeoutMs',
-  'maxConcurrency',
-  ...DIFF_KEYS,
-] as const satisfies readonly (keyof ExperimentSettings)[];
+/** The settings as passed, kept to tell whether the next call passes the same ones. */
+type SettingKey = keyof ExperimentSettings;
+/** Every setting present, possibly undefined (a mapping over an alias of the keys copies no `?`). */
+export type SettingsSnapshot = { readonly [K in SettingKey]: ExperimentSettings[K] };
+
+/** Named reads, not a loop over keys: each stays a monomorphic property load on the caller's options shape. */
+export function snapshotSettings(o: ExperimentSettings): SettingsSnapshot {
+  return {
+    flag: o.flag,
+    percentage: o.percentage,
+    compare: o.compare,
+    clean: o.clean,
+    timeoutMs: o.timeoutMs,
+    maxConcurrency: o.maxConcurrency,
+    ignore: o.ignore,
+    tolerance: o.tolerance,
+    arrayOrder: o.arrayOrder,
+    arrays: o.arrays,
+    maxDifferences: o.maxDifferences,
+    maxNodes: o.maxNodes,
+    budgetMs: o.budgetMs,
+    maxDepth: o.maxDepth,
+    maxValueLength: o.maxValueLength,
+  };
+}
+
+/** True when `o` passes every setting identical (===) to the snapshot. */
+export function sameSettings(o: ExperimentSettings, s: SettingsSnapshot): boolean {
+  return (
+    o.flag === s.flag &&
+    o.percentage === s.percentage &&
+    o.compare === s.compare &&
+    o.clean === s.clean &&
+    o.timeoutMs === s.timeoutMs &&
+    o.maxConcurrency === s.maxConcurrency &&
+    o.ignore === s.ignore &&
+    o.tolerance === s.tolerance &&
+    o.arrayOrder === s.arrayOrder &&
+    o.arrays === s.arrays &&
+    o.maxDifferences === s.maxDifferences &&
+    o.maxNodes === s.maxNodes &&
+    o.budgetMs === s.budgetMs &&
+    o.maxDepth === s.maxDepth &&
+    o.maxValueLength === s.maxValueLength
+  );
+}
 
 /** Validated settings, as the runner uses them. */
 export interface NormalizedSettings {
