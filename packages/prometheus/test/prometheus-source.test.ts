@@ -7,21 +7,30 @@ import { FLAG, type MetricsService, metricsService, type Served, until } from '.
 const SCRAPE_MS = 250;
 
 let service: MetricsService;
+/** A second service whose flag route is a pattern full of regex metacharacters. */
+let patterned: MetricsService;
+const PATTERN = '/files/*.(json|csv)/:id?';
 let prom: PrometheusServer;
 
 const sumByVersion = async (metric: string): Promise<Record<string, number>> =>
   Object.fromEntries(
-    (await prom.query(`sum by (version) (${metric}{route="/checkout"})`)).map((s) => [
-      s.metric.version,
-      Number(s.value[1]),
-    ]),
+    (await prom.query(`sum by (version) (${metric}{instance="${service.target}",route="/checkout"})`)).map(
+      (s) => [s.metric.version, Number(s.value[1])],
+    ),
   );
 
 /** Until Prometheus' latest scrape shows exactly what the handlers have served. */
 const scraped = () =>
   until(async () => {
     const count = await sumByVersion('http_request_duration_seconds_count');
-    return count.stable === service.served.stable.requests && count.canary === service.served.canary.requests;
+    const [other] = await prom.query(
+      `sum(http_request_duration_seconds_count{instance="${service.target}",route="/other"})`,
+    );
+    return (
+      count.stable === service.served.stable.requests &&
+      count.canary === service.served.canary.requests &&
+      Number(other?.value[1]) === service.other.requests
+    );
   }, 'prometheus to scrape what was served');
 
 /** Until Prometheus has scraped at least once after `t` (ms since the epoch). */
@@ -48,11 +57,13 @@ beforeAll(async () => {
     { flags: { [FLAG]: { percentage: 50 } } },
     { canaryStatus: (n) => (n % 5 === 0 ? 500 : 200), canaryDelayMs: 30 },
   );
-  prom = await startPrometheus({ targets: [service.target], scrapeIntervalMs: SCRAPE_MS });
+  patterned = await metricsService({ flags: { [FLAG]: { percentage: 50 } } }, { route: PATTERN });
+  prom = await startPrometheus({ targets: [service.target, patterned.target], scrapeIntervalMs: SCRAPE_MS });
   // Warm-up: every series the window will read exists before it starts (Prometheus' increase() cannot count a
   // series' first scraped value).
   await service.drive(40);
   await service.drive(5, '/other');
+  await patterned.drive(30);
   await prom.waitForTargetsUp();
   await scraped();
 });
@@ -60,6 +71,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await prom?.stop();
   await service?.close();
+  await patterned?.close();
 });
 
 describe('PrometheusSource against a real Prometheus scraping a real service', () => {
@@ -276,5 +288,37 @@ describe('PrometheusSource options', () => {
       p95: 'histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{job="shop",version="canary"}[60s])))',
       p99: 'histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{job="shop",version="canary"}[60s])))',
     });
+  });
+});
+
+describe('routes with regex metacharacters, against the real RE2 matcher', () => {
+  it('matches the pattern exactly, and nothing that a regex reading of it would', async () => {
+    await until(async () => {
+      const [c] = await prom.query(
+        `sum(http_request_duration_seconds_count{instance="${patterned.target}"})`,
+      );
+      return c !== undefined && Number(c.value[1]) === 30;
+    }, 'the patterned service scraped');
+    const total = async (routes: string[]) => {
+      const s = new PrometheusSource({
+        url: prom.url,
+        selector: `instance="${patterned.target}"`,
+        flags: { [FLAG]: { routes } },
+        scrapeIntervalMs: SCRAPE_MS,
+        queries: {
+          // The series' whole count, so the check does not depend on a window.
+          requests: 'sum(max_over_time(http_request_duration_seconds_count{{{selector}}}[{{range}}]))',
+          latency: null,
+        },
+      });
+      const snap = await s.snapshot(FLAG, Date.now() - 60_000);
+      return snap.stable.requests + snap.canary.requests;
+    };
+    // Unescaped, this pattern would not match its own label (`*` and `(…)` are operators): 30 proves the escaping.
+    expect(await total([PATTERN])).toBe(30);
+    expect(await total(['/checkout', PATTERN])).toBe(30);
+    // Unescaped, these would match every route; as exact routes they match none.
+    expect(await total(['.*'])).toBe(0);
+    expect(await total(['/files/.*'])).toBe(0);
   });
 });

@@ -14,6 +14,8 @@ export interface Behaviour {
   readonly canaryStatus?: (n: number) => number;
   /** Planted canary latency, ms. */
   readonly canaryDelayMs?: number;
+  /** The route pattern `/checkout` is labelled with. Default `/checkout`. */
+  readonly route?: string;
 }
 
 export interface MetricsService {
@@ -71,7 +73,9 @@ export async function metricsService(
       return;
     }
     const version = state.canary.evaluate(FLAG).version;
-    res.on('finish', () => binding.finish(state, 'GET', '/checkout', res.statusCode, FLAG));
+    res.on('finish', () =>
+      binding.finish(state, 'GET', behaviour.route ?? '/checkout', res.statusCode, FLAG),
+    );
     const count = served[version];
     count.requests++;
     if (version === 'stable') {
