@@ -55,5 +55,7 @@ async function stop() {
 process.on('message', (message) => {
   if (message?.type === 'stop') void stop();
 });
+// Ctrl-C reaches the whole process group: the parent ends the run and stops the replicas itself.
+process.on('SIGINT', () => {});
 // The parent went away (killed, crashed): do not outlive it.
 process.on('disconnect', () => void stop());
