@@ -49,11 +49,11 @@ export const AGGREGATIONS = new Set([
 const GROUPING_KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right']);
 const KEYWORDS = new Set(['and', 'or', 'unless', 'bool', 'offset', 'atan2', 'inf', 'nan', 'start', 'end']);
 
-type Token =
-  | { kind: 'ident'; text: string; at: number }
-  | { kind: 'punct'; text: string; at: number }
-  | { kind: 'string'; text: string; at: number }
-  | { kind: 'op'; text: string; at: number };
+interface Token {
+  readonly kind: 'ident' | 'punct' | 'string' | 'op';
+  readonly text: string;
+  readonly at: number;
+}
 
 const IDENT = /[a-zA-Z_:][a-zA-Z0-9_:]*/y;
 const NUMBER =
@@ -61,6 +61,7 @@ const NUMBER =
 /** `$var`, `${var}`, `${var:format}`, `[[var]]`: Grafana's variables, which stand for values, never for names. */
 const GRAFANA_VAR = /\$(?:\{[^}]*\}|[a-zA-Z_][a-zA-Z0-9_]*)|\[\[[^\]]*\]\]/y;
 const OPERATOR = /=~|!~|!=|==|<=|>=|[-+*/%^<>=]/y;
+const PUNCT = /[(){},@]/y;
 
 function fail(expr: string, at: number, message: string): never {
   throw new Error(`PromQL at ${at}: ${message}\n  ${expr}\n  ${' '.repeat(at)}^`);
@@ -86,10 +87,23 @@ function readString(expr: string, at: number): { value: string; end: number } {
   return { value, end: i + 1 };
 }
 
+/**
+ * Lexemes read by one pattern each, tried in order. A Grafana variable comes first: `[[var]]` is one, not a range;
+ * where a string is expected it stays a (non-literal) string, elsewhere it is a value. Numbers and durations name
+ * nothing and are skipped.
+ */
+const LEXEMES: readonly (readonly [RegExp, Token['kind'] | 'skip'])[] = [
+  [GRAFANA_VAR, 'string'],
+  [NUMBER, 'skip'],
+  [IDENT, 'ident'],
+  [PUNCT, 'punct'],
+  [OPERATOR, 'op'],
+];
+
 export function tokenize(expr: string): Token[] {
   const tokens: Token[] = [];
   let i = 0;
-  while (i < expr.length) {
+  next: while (i < expr.length) {
     const c = expr[i]!;
     if (/\s/.test(c)) {
       i++;
@@ -99,47 +113,24 @@ export function tokenize(expr: string): Token[] {
       while (i < expr.length && expr[i] !== '\n') i++;
       continue;
     }
-    const variable = matchAt(GRAFANA_VAR, expr, i);
-    if (variable) {
-      // A variable where a string is expected stays a (non-literal) string; elsewhere it is a value, skipped.
-      tokens.push({ kind: 'string', text: variable, at: i });
-      i += variable.length;
-      continue;
-    }
-    if (c === '[') {
-      // A range or subquery: durations, `:` and Grafana's interval variables, never a name.
-      const close = expr.indexOf(']', i);
-      if (close < 0) fail(expr, i, 'unclosed [');
-      i = close + 1;
-      continue;
-    }
     if (c === '"' || c === "'" || c === '`') {
       const { value, end } = readString(expr, i);
       tokens.push({ kind: 'string', text: value, at: i });
       i = end;
       continue;
     }
-    if (/[0-9.]/.test(c)) {
-      const n = matchAt(NUMBER, expr, i);
-      if (!n) fail(expr, i, 'bad number');
-      i += n.length;
-      continue;
+    for (const [pattern, kind] of LEXEMES) {
+      const lexeme = matchAt(pattern, expr, i);
+      if (lexeme === undefined) continue;
+      if (kind !== 'skip') tokens.push({ kind, text: lexeme, at: i });
+      i += lexeme.length;
+      continue next;
     }
-    const ident = matchAt(IDENT, expr, i);
-    if (ident) {
-      tokens.push({ kind: 'ident', text: ident, at: i });
-      i += ident.length;
-      continue;
-    }
-    if ('(){},@'.includes(c)) {
-      tokens.push({ kind: 'punct', text: c, at: i });
-      i++;
-      continue;
-    }
-    const op = matchAt(OPERATOR, expr, i);
-    if (op) {
-      tokens.push({ kind: 'op', text: op, at: i });
-      i += op.length;
+    if (c === '[') {
+      // A range or subquery: durations, `:` and Grafana's interval variables, never a name.
+      const close = expr.indexOf(']', i);
+      if (close < 0) fail(expr, i, 'unclosed [');
+      i = close + 1;
       continue;
     }
     fail(expr, i, `unexpected ${JSON.stringify(c)}`);
