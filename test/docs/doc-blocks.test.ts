@@ -14,7 +14,7 @@
 //        port; `http://NAME.internal` URLs get a local stand-in service, `redis://NAME.internal` a real
 //        redis-server; relative data files (`./flags.json`) go to a scratch directory.
 //   <!-- test: sh -->                 commands: root/package scripts, installable names, files, CLI arguments
-//   <!-- test: json [config|flags|file-store|unleash-toggle|code-in=DIR] -->
+//   <!-- test: json [config|flags|file-store|unleash-toggle|fastify-upstream-reset] -->
 //   <!-- test: metrics|cookie -->     a sample of /metrics or a Set-Cookie header, against a real app
 //   <!-- test: warning FILE -->       a warning's text, against the message in the source file
 //   <!-- test: types FILE -->         a type declaration, against the source file

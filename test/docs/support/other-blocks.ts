@@ -9,6 +9,7 @@ import { expect } from 'vitest';
 import { parseReplayArgs } from '../../../packages/cli/src/replay/options.js';
 import { SIGN_OVERRIDE_USAGE } from '../../../packages/cli/src/sign-override.js';
 import { VECTORS_USAGE } from '../../../packages/cli/src/vectors.js';
+import { resettingServer } from '../../helpers/servers.js';
 import { type CodeBlock, ROOT } from './markdown.js';
 
 /** Blocks that are not programs: shell commands, JSON, and samples of what canary-kit prints or sends. */
@@ -118,23 +119,15 @@ export function checkShellBlock(block: CodeBlock): void {
 }
 
 /**
- * `json [config|flags|code-in=<dir>]`: parses; a config or flags document must pass the real validator; with
- * `code-in`, the error `code` it shows must be one the sources in that directory produce.
+ * `json [config|flags|file-store|unleash-toggle|fastify-upstream-reset]`: parses; a config or flags document must
+ * pass the real validator; the other kinds are checked by the functions below.
  */
 export async function checkJsonBlock(block: CodeBlock, kind: string): Promise<void> {
   let value: unknown;
   expect(() => {
     value = JSON.parse(block.code);
   }, `${block.where}: not JSON`).not.toThrow();
-  if (kind.startsWith('code-in=')) {
-    const dir = join(ROOT, kind.slice('code-in='.length));
-    const code = (value as { code?: string }).code;
-    const sources = readdirSync(dir, { recursive: true, encoding: 'utf8' })
-      .filter((f) => f.endsWith('.ts'))
-      .map((f) => readFileSync(join(dir, f), 'utf8'))
-      .join('\n');
-    expect(code && sources.includes(`'${code}'`), `${block.where}: no code ${code} in ${dir}`).toBe(true);
-  }
+  if (kind === 'fastify-upstream-reset') return checkFastifyUpstreamReset(block, value);
   if (kind === 'unleash-toggle') return checkUnleashToggle(block, value as UnleashToggle);
   if (kind === 'file-store') return checkThroughFileStore(block, value);
   if (kind === 'config') expect(() => parseConfig(value), block.where).not.toThrow();
@@ -429,5 +422,33 @@ export async function checkOverrideValues(block: CodeBlock, spec: string): Promi
     }
   } finally {
     await canary.close();
+  }
+}
+
+/**
+ * `json fastify-upstream-reset`: the body a Fastify client gets when a POST proxied to the flag's upstream is
+ * reset — produced for real: a canary POST, an upstream that resets every connection.
+ */
+async function checkFastifyUpstreamReset(block: CodeBlock, expected: unknown): Promise<void> {
+  const upstream = await resettingServer();
+  const canary = createCanary({
+    flags: { 'cart-v2': { percentage: 100, upstream: { url: upstream.url, circuitBreaker: false } } },
+  });
+  const app = Fastify();
+  try {
+    await app.register(canaryPlugin, { canary, context: () => ({ userId: 'u-1' }) });
+    app.post('/cart', { config: { canary: { flag: 'cart-v2' } } }, async () => ({ served: 'stable' }));
+    const base = await app.listen({ port: 0, host: '127.0.0.1' });
+    const res = await fetch(`${base}/cart`, {
+      method: 'POST',
+      body: '{"item":1}',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(res.status, block.where).toBe(502);
+    expect(await res.json(), block.where).toEqual(expected);
+  } finally {
+    await app.close();
+    await canary.close();
+    await upstream.close();
   }
 }
