@@ -49,7 +49,7 @@ export function createView({ stream, quiet, totalSteps, title, plainEveryMs = 3_
   const lines = (state, timeline, nowMs, windowStats) => {
     const phase = state.phase === 'rolled-back' ? 'ROLLED BACK' : state.phase;
     const out = [
-      [`canary-kit demo — flag ${FLAG}, ${title}      t = ${at(nowMs)}`, BOLD],
+      [`canary-kit demo   t = ${at(nowMs).padStart(7)}   flag ${FLAG} · ${title}`, BOLD],
       [''],
       [
         `  step ${Math.min(state.stepIndex + 1, totalSteps)}/${totalSteps}  ${String(state.percentage).padStart(3)} % on v2  ${bar(state.percentage)}  ${phase}`,
