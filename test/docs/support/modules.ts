@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { ROOT } from './markdown.js';
@@ -326,6 +326,10 @@ export async function buildModule(
 }
 
 export function removeModules(): void {
-  for (const spec of Object.values(ENVS))
+  for (const spec of Object.values(ENVS)) {
     rmSync(join(spec.dir, String(process.pid)), { recursive: true, force: true });
+    try {
+      rmdirSync(spec.dir); // only when empty: another test process may still be using it
+    } catch {}
+  }
 }
