@@ -245,7 +245,7 @@ export class PrometheusSource implements AnalysisSource {
         failFast.abort(new Error('another query of the snapshot failed'));
         throw error;
       });
-    const [stable, canary] = await Promise.all(
+    const all = Promise.all(
       VERSIONS.map(async (version): Promise<VersionSamples> => {
         const queries = this.queriesFor(flag, version, rangeSeconds);
         const names = Object.keys(queries);
@@ -261,7 +261,22 @@ export class PrometheusSource implements AnalysisSource {
         };
       }),
     );
-    return { flag, from: to - rangeSeconds * 1000, to, stable: stable!, canary: canary! };
+    // The deadline holds even for a `fetch` of the user's that ignores its signal: the snapshot never hangs.
+    let onDeadline: (() => void) | undefined;
+    const overdue = new Promise<never>((_, reject) => {
+      onDeadline = () =>
+        reject(
+          new Error(`Prometheus at ${this.url} did not answer within ${this.#timeoutMs} ms (flag ${flag})`),
+        );
+      deadline.addEventListener('abort', onDeadline, { once: true });
+    });
+    try {
+      const [stable, canary] = await Promise.race([all, overdue]);
+      return { flag, from: to - rangeSeconds * 1000, to, stable: stable!, canary: canary! };
+    } finally {
+      deadline.removeEventListener('abort', onDeadline!);
+      all.catch(() => {}); // settled later, or never, by a fetch that ignored the abort
+    }
   }
 }
 

@@ -213,3 +213,18 @@ describe('bounded: one snapshot per flag, maxConcurrentSnapshots in all', () => 
     expect(s.stats).toEqual({ snapshots: 3, failures: 0, rejected: 2 });
   });
 });
+
+describe('a fetch of the user’s that ignores its AbortSignal', () => {
+  it('still cannot hang a snapshot: it rejects at the deadline and frees the flag', async () => {
+    let calls = 0;
+    const never = (() => {
+      calls++;
+      return new Promise<Response>(() => {});
+    }) as typeof fetch;
+    const s = new PrometheusSource({ url: 'http://prometheus.invalid', fetch: never, timeoutMs: TIMEOUT });
+    await expect(s.snapshot('f', 0)).rejects.toThrow(`did not answer within ${TIMEOUT} ms (flag f)`);
+    expect(calls).toBe(10);
+    await expect(s.snapshot('f', 0)).rejects.toThrow(`did not answer within ${TIMEOUT} ms`);
+    expect(s.stats).toEqual({ snapshots: 0, failures: 2, rejected: 0 });
+  }, 10_000);
+});
