@@ -63,12 +63,24 @@ export const DOC_OVERRIDE_SECRET = 'docs-override-secret-0123456789';
 
 export function installStandIns(): void {
   process.env.CANARY_OVERRIDE_SECRET = DOC_OVERRIDE_SECRET;
+  const requireNest = createRequire(join(ROOT, 'packages/nestjs/package.json'));
   // Nest's start-up log lines, for every app the blocks start, would bury the test output.
-  (
-    createRequire(join(ROOT, 'packages/nestjs/package.json'))('@nestjs/common') as {
-      Logger: { overrideLogger(level: false): void };
-    }
-  ).Logger.overrideLogger(false);
+  (requireNest('@nestjs/common') as { Logger: { overrideLogger(level: false): void } }).Logger.overrideLogger(
+    false,
+  );
+  // A block whose app fails to start must fail its test with Nest's error, not end the test process
+  // (NestFactory.create exits the process on a start-up error unless told not to).
+  const { NestFactory } = requireNest('@nestjs/core') as {
+    NestFactory: { create: (module: unknown, ...rest: unknown[]) => Promise<unknown> };
+  };
+  const create = NestFactory.create.bind(NestFactory);
+  NestFactory.create = (module, ...rest) => {
+    // create(module, options?) or create(module, httpAdapter, options?): the options are the last plain object.
+    const adapter = rest.length === 2 || (rest[0] as { getInstance?: unknown } | undefined)?.getInstance;
+    const args = adapter ? rest.slice(0, 1) : [];
+    const options = (adapter ? rest[1] : rest[0]) as object | undefined;
+    return create(module, ...args, { abortOnError: false, ...options });
+  };
   const log =
     (level: string) =>
     (...args: unknown[]) =>
