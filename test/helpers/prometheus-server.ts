@@ -10,9 +10,11 @@ import { delimiter, join } from 'node:path';
  * scraping the given targets. Readiness and target health are polled (never a fixed sleep); `stop` ends the
  * process by pid. `.ci/run` installs the Debian package, so this is the binary CI has too.
  *
- * Timing: `/-/ready` answers ~0.3 s after spawn, but the first scrape comes ~5 s later — Prometheus 2.42 hands
- * targets from discovery to the scrape manager on a hard-coded 5 s tick (no flag changes it), at start and
- * after a `reload`. `waitForTargetsUp` waits that out; start Prometheus early and do other setup meanwhile.
+ * Timing: `/-/ready` answers 0.1–0.3 s after spawn, but the first scrape comes ~5 s after the start: Prometheus
+ * 2.42 hands targets from discovery to the scrape manager on a hard-coded 5 s tick counted from its start (no flag
+ * changes it), also after a `reload`. `waitForTargetsUp` waits that out. To spend the wait on other setup, start
+ * Prometheus first (with no targets if their ports are not known yet) and `reload` them in later: a reload 3.5 s
+ * after the start had its target up 1.5 s later.
  */
 
 export interface StartPrometheusOptions {
