@@ -29,7 +29,7 @@ export interface RedisStoreOptions extends ConnectionOptions {
   /** At most one `error` event per this interval while Redis stays away. Default 10,000 ms. */
   errorIntervalMs?: number;
   /** A leader lease: the controller's writes are then accepted only from the lease's current holder. */
-  lease?: { fencing(): LeaseFencing | undefined };
+  lease?: { readonly key: string; fencing(): LeaseFencing | undefined };
 }
 
 export class RedisStoreError extends Error {
@@ -211,7 +211,8 @@ export class RedisStore implements CanaryStore {
       SAVE,
       2,
       this.documentKey,
-      fencing?.key ?? this.documentKey,
+      // The lease key even when we don't hold it: the script then finds another holder (or none) and refuses.
+      this.#lease?.key ?? this.documentKey,
       expectedRevision,
       flags,
       rollouts,

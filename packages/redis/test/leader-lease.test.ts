@@ -117,11 +117,15 @@ describe('LeaderLease', () => {
 
   it('reconnect delays grow exponentially, stay capped and jittered within [cap/2, cap]', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 100 }), fc.double({ min: 0, max: 0.999999 }), (attempt, r) => {
-        const delay = backoffDelay(attempt, 50, 2_000, () => r);
-        const cap = Math.min(2_000, 50 * 2 ** (attempt - 1));
-        return delay >= Math.floor(cap / 2) && delay <= cap;
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 100 }),
+        fc.double({ min: 0, max: 0.999999, noNaN: true }),
+        (attempt, r) => {
+          const delay = backoffDelay(attempt, 50, 2_000, () => r);
+          const cap = Math.min(2_000, 50 * 2 ** (attempt - 1));
+          return delay >= Math.floor(cap / 2) && delay <= cap;
+        },
+      ),
     );
   });
 });
@@ -150,7 +154,18 @@ describe('fencing: a stale leader cannot write', () => {
     const b = createRedisStore({ url: redis.url, key, lease: bLease });
     closers.push(() => b.close());
     expect(await b.save(content(4), 2, { leader: true })).toEqual({ ok: true, revision: 3 });
-    // A follower with no lease at all is refused too.
+    // A follower, whose lease is held by someone else, is refused without an error.
+    const followerLease = lease(`${key}:leader`, { id: 'f', ttlMs: 60_000, renewIntervalMs: 20_000 });
+    await followerLease.ready();
+    expect(followerLease.isLeader()).toBe(false);
+    const f = createRedisStore({ url: redis.url, key, lease: followerLease });
+    closers.push(() => f.close());
+    expect(await f.save(content(9), 3, { leader: true })).toEqual({
+      ok: false,
+      fenced: true,
+      current: { revision: 3, ...content(4) },
+    });
+    // A leader whose lease value in Redis was replaced is refused too.
     const c = createRedisStore({ url: redis.url, key, lease: lease(`${key}:other`, { id: 'c' }) });
     closers.push(() => c.close());
     await rawClient().set(`${key}:other`, 'someone-else:1', 'PX', 60_000);

@@ -98,7 +98,10 @@ describe('RedisStore: compare-and-set', () => {
     await until(
       () => a.revision === stored.revision && b.revision === stored.revision,
       'both at the final revision',
-    );
+    ).catch((error: Error) => {
+      // Say which one lagged, and where.
+      throw new Error(`${error.message} ${stored.revision}: a at ${a.revision}, b at ${b.revision}`);
+    });
     expect(a.getFlag('search')?.percentage).toBe(40);
     expect(b.getFlag('checkout')?.percentage).toBe(30);
   });
