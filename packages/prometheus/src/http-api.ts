@@ -75,7 +75,10 @@ function numberOf(data: PromResponse['data'], query: string, where: string): num
         `${where} returned ${result.length} series for query ${query}; a template must return one number (aggregate it, e.g. with sum())`,
       );
     }
-    return sampleValue((result[0] as { value?: unknown }).value, query, where);
+    const series: unknown = result[0];
+    const pair =
+      series !== null && typeof series === 'object' ? (series as { value?: unknown }).value : undefined;
+    return sampleValue(pair, query, where);
   }
   throw new Error(
     `${where} returned a ${String(type)} result for query ${query}; a template must return an instant vector or a scalar`,

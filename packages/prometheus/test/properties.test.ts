@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import {
   checkTemplate,
   DEFAULT_QUERY_TEMPLATES,
@@ -5,6 +7,7 @@ import {
   PLACEHOLDERS,
   PrometheusSource,
   promString,
+  queryNumber,
   renderTemplate,
   routeMatcher,
   selectorProblem,
@@ -105,6 +108,89 @@ describe('properties', () => {
   it('the default templates pass their own checks', () => {
     for (const [name, t] of Object.entries(DEFAULT_QUERY_TEMPLATES)) {
       expect(checkTemplate(name as keyof typeof DEFAULT_QUERY_TEMPLATES, t)).toEqual([]);
+    }
+  });
+});
+
+describe('the answer parser, on whatever a server sends', () => {
+  it('any body: one number, undefined for an empty vector, or an Error naming Prometheus and the query — never anything else', async () => {
+    let body = '';
+    let status = 200;
+    const server = createServer((_req, res) => {
+      res.statusCode = status;
+      res.end(body);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const sample = fc.tuple(
+      fc.double(),
+      fc.oneof(fc.constantFrom('NaN', '+Inf', '-Inf', '1', '0.5'), fc.string()),
+    );
+    const answer = fc.oneof(
+      fc.jsonValue(),
+      fc.record({
+        status: fc.constantFrom('success', 'error', 'weird'),
+        data: fc.record({
+          resultType: fc.constantFrom('vector', 'scalar', 'matrix', 'string'),
+          result: fc.oneof(
+            sample,
+            fc.array(fc.record({ metric: fc.dictionary(fc.string(), fc.string()), value: sample }), {
+              maxLength: 3,
+            }),
+            fc.jsonValue(),
+          ),
+        }),
+        error: fc.string(),
+      }),
+    );
+    try {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.oneof(
+            answer.map((a) => JSON.stringify(a)),
+            fc.string(),
+          ),
+          fc.constantFrom(200, 400, 503),
+          async (text, code) => {
+            body = text;
+            status = code;
+            try {
+              const value = await queryNumber({
+                base,
+                query: 'up',
+                timeMs: Date.now(),
+                signal: AbortSignal.timeout(10_000),
+                timeoutMs: 10_000,
+                headers: {},
+                fetch,
+                maxBodyBytes: 1 << 20,
+              });
+              expect(value === undefined || typeof value === 'number').toBe(true);
+              expect(code).toBe(200);
+            } catch (error) {
+              expect(error).toBeInstanceOf(Error);
+              expect((error as Error).message).toMatch(
+                new RegExp(`^Prometheus at ${base} .*(query up|\\(query)`, 's'),
+              );
+            }
+          },
+        ),
+        {
+          numRuns: 300,
+          // Shapes a random search finds rarely.
+          examples: [
+            ['{"status":"success","data":{"resultType":"\\r\\n","result":[]}}', 200],
+            ['{"status":"success","data":{"resultType":"vector","result":[null]}}', 200],
+            ['{"status":"success","data":{"resultType":"vector","result":[5]}}', 200],
+            ['{"status":"success","data":{"resultType":"scalar","result":null}}', 200],
+            ['{"status":"success","data":null}', 200],
+            ['null', 200],
+            ['{"status":"success","data":{"resultType":"vector","result":[{"value":[1]}]}}', 200],
+          ],
+        },
+      );
+    } finally {
+      await new Promise((r) => server.close(r));
     }
   });
 });
