@@ -83,6 +83,12 @@ export async function runCodeBlock(block: CodeBlock, env: EnvName, args: string)
     for (const s of listened) cleanups.push(() => closeServer(s));
     const { url, canary, close } = await serve(env, mod, listened);
     if (close) cleanups.push(close);
+    // Whatever else the block made that can be closed (a leader lease, a store), closed after its Canary.
+    for (const [name, value] of Object.entries(mod)) {
+      const closable = value as { close?: () => Promise<unknown> } | null;
+      if (name !== 'app' && !(value instanceof Canary) && typeof closable?.close === 'function')
+        cleanups.push(async () => closable.close!());
+    }
     if (mod.canary instanceof Canary) cleanups.push(() => (mod.canary as Canary).close());
     const checks = args
       .split(/;|\n/)
