@@ -91,7 +91,14 @@ function sampleValue(pair: unknown, query: string, where: string): number {
   if (typeof raw !== 'string') throw new Error(`${where} returned a malformed sample for query ${query}`);
   if (raw === '+Inf' || raw === 'Inf') return Number.POSITIVE_INFINITY;
   if (raw === '-Inf') return Number.NEGATIVE_INFINITY;
-  return raw === 'NaN' ? Number.NaN : Number(raw);
+  if (raw === 'NaN') return Number.NaN;
+  const value = raw.trim() === '' ? Number.NaN : Number(raw);
+  if (Number.isNaN(value)) {
+    throw new Error(
+      `${where} returned a sample that is not a number (${JSON.stringify(raw)}) for query ${query}`,
+    );
+  }
+  return value;
 }
 
 /** The body as text, abandoned past `maxBytes` (a misconfigured URL can point at anything). */

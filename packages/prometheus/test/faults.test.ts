@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { PrometheusSource } from '@canary-kit/prometheus';
+import { PrometheusSource, queryNumber } from '@canary-kit/prometheus';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const closers: (() => Promise<unknown>)[] = [];
@@ -227,4 +227,34 @@ describe('a fetch of the user’s that ignores its AbortSignal', () => {
     await expect(s.snapshot('f', 0)).rejects.toThrow(`did not answer within ${TIMEOUT} ms`);
     expect(s.stats).toEqual({ snapshots: 0, failures: 2, rejected: 0 });
   }, 10_000);
+});
+
+describe('samples', () => {
+  it('NaN and ±Inf are numbers; anything else in the value slot is a malformed sample', async () => {
+    let value = 'NaN';
+    const url = await fakePrometheus((_req, res) => res.end(vector(value)));
+    const one = (query: string) =>
+      queryNumber({
+        base: url,
+        query,
+        timeMs: Date.now(),
+        signal: AbortSignal.timeout(10_000),
+        timeoutMs: 10_000,
+        headers: {},
+        fetch,
+        maxBodyBytes: 1 << 20,
+      });
+    expect(await one('q')).toBeNaN();
+    value = '+Inf';
+    expect(await one('q')).toBe(Number.POSITIVE_INFINITY);
+    value = '-Inf';
+    expect(await one('q')).toBe(Number.NEGATIVE_INFINITY);
+    value = '1.5e3';
+    expect(await one('q')).toBe(1500);
+    for (value of ['', 'abc', ' ']) {
+      await expect(one('q')).rejects.toThrow(
+        `returned a sample that is not a number (${JSON.stringify(value)}) for query q`,
+      );
+    }
+  });
 });
