@@ -26,7 +26,7 @@ const require = createRequire(import.meta.url);
 const Scientist = require('scientist');
 
 const N = Number(process.env.BENCH_N ?? 64_000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 /** Calls per turn of the event loop; canary-kit's default maxConcurrency, so nothing is dropped. */
 const CHUNK = 16;
 
