@@ -1,3 +1,5 @@
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { CanaryConfigError, MAX_EXPERIMENTS } from '@canary-kit/core';
 import { describe, expect, it } from 'vitest';
 import { until } from '../support/until.js';
@@ -194,6 +196,38 @@ describe('whatever the candidate does is only counted', () => {
     await nextCheck();
     expect(counts(canary, 'late')).toEqual(only({ timeout: 1, dropped: 1 }));
     expect(mismatches).toEqual([]);
+  });
+
+  it('a hung candidate keeps its slot but not the values: the control value and context are collectable', async () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const { canary } = setup();
+    // Held here, as a pending query or socket would hold it: its reactions (and so the trial) stay reachable.
+    const hung = deferred<unknown>();
+    const refs: WeakRef<object>[] = [];
+    (() => {
+      const value = { payload: new Uint8Array(1 << 20) };
+      const context = { userId: 'u-1', big: new Uint8Array(1 << 20) };
+      refs.push(new WeakRef(value), new WeakRef(context));
+      canary.experiment('release', {
+        control: () => value,
+        candidate: () => hung.promise,
+        context,
+        timeoutMs: 10,
+      });
+    })();
+    await until(() => counts(canary, 'release').timeout === 1, 'the timeout');
+    await until(
+      () => {
+        gc();
+        return refs.every((r) => r.deref() === undefined);
+      },
+      'the held values collected',
+      5_000,
+    );
+    expect(canary.experimentInFlight('release')).toBe(1);
+    hung.resolve(undefined);
+    await until(() => canary.experimentInFlight('release') === 0, 'the slot back');
   });
 
   it('a synchronous candidate that runs past the timeout counts as timeout', async () => {
