@@ -135,6 +135,7 @@ export class ExperimentRunner {
     skipped: 0,
   };
   #inFlight = 0;
+  #warnedUnobservable = false;
 
   constructor(name: string, hooks: ExperimentHooks) {
     this.name = name;
@@ -176,19 +177,26 @@ export class ExperimentRunner {
       return value;
     }
     if (kind === PROMISE) {
-      // The intrinsic then: a subclass's own `then` is the caller's business, not ours to call.
-      promiseThen.call(
-        value,
-        (v) => trial.controlSettled(true, v, (now() - started) / 1000),
-        (e) => trial.controlSettled(false, e, (now() - started) / 1000),
-      );
-      return value;
+      try {
+        // The intrinsic then: a subclass's own `then` is the caller's business, not ours to call.
+        promiseThen.call(
+          value,
+          (v) => trial.controlSettled(true, v, (now() - started) / 1000),
+          (e) => trial.controlSettled(false, e, (now() - started) / 1000),
+        );
+        return value;
+      } catch {
+        // A subclass whose species constructor throws: not observable either.
+      }
     }
     // A thenable that is not a promise (a query builder, say) may do its work each time `then` is called:
     // observing it could run the control twice. Handed back untouched; the candidate does not run.
     this.#inFlight--;
     this.counts.skipped++;
-    this.hooks.unobservable(this.name);
+    if (!this.#warnedUnobservable) {
+      this.#warnedUnobservable = true;
+      this.hooks.unobservable(this.name);
+    }
     return value;
   }
 

@@ -469,18 +469,21 @@ describe('comparison and reports', () => {
       },
     };
     let candidateRuns = 0;
-    const result = canary.experiment('lazy', {
-      control: () => query as unknown as PromiseLike<number>,
-      candidate: () => {
-        candidateRuns++;
-        return 1;
-      },
-    });
-    expect(result).toBe(query);
+    for (let i = 0; i < 3; i++) {
+      const result = canary.experiment('lazy', {
+        control: () => query as unknown as PromiseLike<number>,
+        candidate: () => {
+          candidateRuns++;
+          return 1;
+        },
+      });
+      expect(result).toBe(query);
+    }
     await nextCheck();
     expect(thenCalls).toBe(0);
     expect(candidateRuns).toBe(0);
-    expect(counts(canary, 'lazy')).toEqual(only({ skipped: 1 }));
+    expect(counts(canary, 'lazy')).toEqual(only({ skipped: 3 }));
+    // Once per experiment, not once per call.
     expect(warnings).toEqual(['experiment-unobservable']);
   });
 });
@@ -502,6 +505,19 @@ describe('hostile values', () => {
     await nextCheck();
     expect(counts(canary, 'trap-control')).toEqual(only({ skipped: 1 }));
     expect(warnings).toEqual(['experiment-unobservable']);
+  });
+
+  it('a promise subclass whose species constructor throws is handed back untouched', async () => {
+    const { canary } = setup();
+    class Hostile<T> extends Promise<T> {
+      static override get [Symbol.species](): PromiseConstructor {
+        throw new Error('species');
+      }
+    }
+    const value = new Hostile<number>((resolve) => resolve(1));
+    expect(canary.experiment('species', { control: () => value, candidate: () => 1 })).toBe(value);
+    expect(counts(canary, 'species')).toEqual(only({ skipped: 1 }));
+    expect(canary.experimentInFlight('species')).toBe(0);
   });
 
   it('a candidate result whose `then` cannot be read is a candidate_error, and its slot comes back', async () => {
