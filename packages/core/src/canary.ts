@@ -197,6 +197,11 @@ export class Canary {
   #flags: FlagsConfig = Object.create(null);
   #rollouts: Readonly<Record<string, RolloutState>> = {};
   #revision = 0;
+  /** Store documents installed so far: a pending write redoes its change when one came in meanwhile. */
+  #documentsApplied = 0;
+  /** Changes made here, and how many of them the last successful save wrote (at which revision). */
+  #localChanges = 0;
+  #saved = { changes: -1, revision: -1 };
   readonly #ready: Promise<void>;
   #writes: Promise<unknown>;
   #unsubscribe: (() => void) | undefined;
@@ -740,24 +745,54 @@ export class Canary {
     const first = update(this.#flags, this.#rollouts);
     if (first === undefined) return Promise.resolve(false);
     this.#install(first.flags, first.rollouts, source);
+    this.#localChanges++;
+    let installedAt = this.#documentsApplied;
+    // A conflict's document, unless a newer one (or the same) already arrived from the store while we waited.
+    const take = (current: StoreDocument) => {
+      if (this.#documentsApplied === installedAt || current.revision > this.#revision)
+        this.#applyDocument(current);
+    };
     const write = this.#writes.then(async () => {
       for (let attempt = 0; attempt < MAX_SAVE_ATTEMPTS; attempt++) {
+        // A store document applied while this write waited its turn replaced our change in memory: saving
+        // now would write their document without it. Redo the change on top of theirs first.
+        if (this.#documentsApplied !== installedAt) {
+          const again = update(this.#flags, this.#rollouts);
+          if (again === undefined) return false;
+          this.#install(again.flags, again.rollouts, source);
+          this.#localChanges++;
+          installedAt = this.#documentsApplied;
+        }
+        // Queued behind a save that already wrote every change made here, this one included, and nothing
+        // came in since: the store has it. (A burst of changes costs one write, not one per change, so it
+        // does not starve other replicas' writers.) Leader writes always go to the store, to be fenced.
+        if (
+          options?.leader !== true &&
+          this.#saved.changes === this.#localChanges &&
+          this.#saved.revision === this.#revision
+        )
+          return true;
+        const changes = this.#localChanges;
         const result = await this.#store.save(this.#content(), this.#revision, options);
         if (result.ok) {
-          this.#revision = result.revision;
+          // A newer document may have come by pub/sub before this reply: never step the revision back.
+          if (result.revision > this.#revision) this.#revision = result.revision;
+          this.#saved = { changes, revision: result.revision };
           return true;
         }
         // A fenced store refused a leader write (the lease is gone): take the store's document, write nothing.
         if (result.fenced) {
-          if (result.current) this.#applyDocument(result.current);
+          if (result.current) take(result.current);
           return false;
         }
         // Someone else wrote first: take their document, redo our change on top of it, try again.
-        if (result.current) this.#applyDocument(result.current);
+        if (result.current) take(result.current);
         else this.#revision = 0;
         const again = update(this.#flags, this.#rollouts);
         if (again === undefined) return false;
         this.#install(again.flags, again.rollouts, source);
+        this.#localChanges++;
+        installedAt = this.#documentsApplied;
       }
       throw new Error(
         `canary-kit: gave up saving after ${MAX_SAVE_ATTEMPTS} conflicting writes to the ${this.#store.kind} store`,
@@ -824,6 +859,7 @@ export class Canary {
       return false;
     }
     this.#install(flags, validRollouts(document.rollouts), 'store');
+    this.#documentsApplied++;
     return true;
   }
 

@@ -107,6 +107,32 @@ describe('RedisStore: compare-and-set', () => {
   });
 });
 
+describe('RedisStore: no change lost', () => {
+  it('bursts of changes from two Canaries, queued without waiting: every change lands', async () => {
+    const key = freshKey();
+    const flags = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`f${i}`, { percentage: 0 }]));
+    const a = createCanary({ store: store(key), metrics: false, flags });
+    const b = createCanary({ store: store(key), metrics: false, flags });
+    closers.push(
+      () => a.close(),
+      () => b.close(),
+    );
+    await Promise.all([a.ready(), b.ready()]);
+    // Each Canary queues 20 writes at once: later ones wait behind earlier ones while the other's changes arrive.
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) => [
+        a.setPercentage(`f${i}`, 10 + i),
+        b.setPercentage(`f${20 + i}`, 50 + i),
+      ]).flat(),
+    );
+    const stored = (await store(key).load())!;
+    for (let i = 0; i < 20; i++) {
+      expect(stored.flags[`f${i}`], `f${i}`).toMatchObject({ percentage: 10 + i });
+      expect(stored.flags[`f${20 + i}`], `f${20 + i}`).toMatchObject({ percentage: 50 + i });
+    }
+  });
+});
+
 describe('RedisStore: propagation', () => {
   it('a percentage set on one Canary reaches another through pub/sub, with identical decisions', async () => {
     const key = freshKey();
