@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { ROOT } from '../helpers/build.js';
-import { loadRules, OPS_DIR, type Rule, PROMETHEUS_CONFIG, RULES_FILE, RULES_TEST_FILE } from './assets.js';
+import { loadRules, OPS_DIR, PROMETHEUS_CONFIG, RULES_FILE, RULES_TEST_FILE, type Rule } from './assets.js';
 
 const run = promisify(execFile);
 
