@@ -211,7 +211,7 @@ export type {
   RouteShadowOptIn,
   ShadowOutcome,
 } from './shadow/shadow-target.js';
-export { SHADOW_OUTCOMES, ShadowTarget, WRITE_METHODS } from './shadow/shadow-target.js';
+export { SHADOW_HEADER, SHADOW_OUTCOMES, ShadowTarget, WRITE_METHODS } from './shadow/shadow-target.js';
 export { createFileStore, FileStore, type FileStoreOptions } from './stores/file-store.js';
 export { createMemoryStore, MemoryStore } from './stores/memory-store.js';
 export type {

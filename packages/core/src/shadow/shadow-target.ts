@@ -8,6 +8,9 @@ import { CircuitBreaker } from '../outbound/circuit-breaker.js';
 import { outboundHeaders, SECRET_HEADERS } from '../outbound/headers.js';
 import { OutboundClient, OutboundError, type OutboundResponse } from '../outbound/http-client.js';
 
+/** Marks every copy a shadow target sends; a request carrying it is a copy and is not mirrored again. */
+export const SHADOW_HEADER = 'x-canary-kit-shadow';
+
 export type ShadowOutcome = 'match' | 'mismatch' | 'error' | 'timeout' | 'dropped' | 'skipped';
 export const SHADOW_OUTCOMES: readonly ShadowOutcome[] = [
   'match',
@@ -180,7 +183,9 @@ export class ShadowTarget {
 
   /** Sends an admitted copy and diffs the answer, without being awaited. */
   mirror(exchange: CapturedExchange): void {
-    if (exchange.bodyTruncated) {
+    // A copy we (or another canary-kit) sent is never mirrored again: a candidate that shadows too would
+    // otherwise send copies of copies, a loop that multiplies traffic.
+    if (exchange.bodyTruncated || exchange.headers[SHADOW_HEADER] !== undefined) {
       this.#hooks.count(this.name, 'skipped');
       return;
     }
@@ -205,7 +210,7 @@ export class ShadowTarget {
       headers: outboundHeaders(exchange.headers, {
         drop: this.#dropHeaders,
         targetHost: client.host,
-        add: { 'x-canary-kit-shadow': secondary ? 'secondary' : '1' },
+        add: { [SHADOW_HEADER]: secondary ? 'secondary' : '1' },
       }),
       body: exchange.body,
       timeoutMs: this.options.timeoutMs,

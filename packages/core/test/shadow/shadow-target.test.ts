@@ -104,6 +104,25 @@ describe('shadow targets', () => {
     expect(seen[0]?.['x-user']).toBe('u1');
   });
 
+  it('never mirrors a request that is itself a shadow copy (no copies of copies), counting it skipped', async () => {
+    let hits = 0;
+    const candidate = await serve((_req, res) => {
+      hits++;
+      res.setHeader('content-type', 'application/json');
+      res.end('{"id":1}');
+    });
+    closers.push(() => new Promise((r) => candidate.server.close(r)));
+    const { canary, url } = await primary({ shadow: { name: 'v2', target: candidate.url } }, () => ({ id: 1 }));
+    const copy = await fetch(`${url}/items/1`, { headers: { 'x-canary-kit-shadow': '1' } });
+    expect(await copy.json()).toEqual({ id: 1 });
+    const secondary = await fetch(`${url}/items/1`, { headers: { 'x-canary-kit-shadow': 'secondary' } });
+    expect(secondary.status).toBe(200);
+    await fetch(`${url}/items/1`);
+    await until(() => canary.stats().shadow.v2!.match === 1, 'the one real request diffed');
+    expect(canary.stats().shadow.v2).toMatchObject({ match: 1, skipped: 2, mismatch: 0, error: 0 });
+    expect(hits).toBe(1);
+  });
+
   it('does not mirror writes unless the target lists them and the route opts in', async () => {
     let hits = 0;
     const candidate = await serve((_req, res) => {
