@@ -112,7 +112,9 @@ describe('shadow targets', () => {
       res.end('{"id":1}');
     });
     closers.push(() => new Promise((r) => candidate.server.close(r)));
-    const { canary, url } = await primary({ shadow: { name: 'v2', target: candidate.url } }, () => ({ id: 1 }));
+    const { canary, url } = await primary({ shadow: { name: 'v2', target: candidate.url } }, () => ({
+      id: 1,
+    }));
     const copy = await fetch(`${url}/items/1`, { headers: { 'x-canary-kit-shadow': '1' } });
     expect(await copy.json()).toEqual({ id: 1 });
     const secondary = await fetch(`${url}/items/1`, { headers: { 'x-canary-kit-shadow': 'secondary' } });
