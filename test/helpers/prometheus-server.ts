@@ -26,6 +26,10 @@ export interface StartPrometheusOptions {
   readonly metricsPath?: string;
   /** How long to wait for `/-/ready`. Default 30 s (it is ready in well under a second here). */
   readonly readyTimeoutMs?: number;
+  /** Alerting/recording rule files to load (absolute paths), evaluated every `evaluationIntervalMs`. */
+  readonly ruleFiles?: readonly string[];
+  /** Rule evaluation interval. Default 1,000 ms. */
+  readonly evaluationIntervalMs?: number;
 }
 
 export interface PrometheusServer {
@@ -88,10 +92,11 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
     throw new RangeError(`scrapeIntervalMs must be a whole number of ms ≥ 10, got ${intervalMs}`);
   }
   const metricsPath = options.metricsPath ?? '/metrics';
+  const rules = { files: options.ruleFiles ?? [], intervalMs: options.evaluationIntervalMs ?? 1000 };
   const dir = await mkdtemp(join(tmpdir(), 'canary-kit-prometheus-'));
   const configFile = join(dir, 'prometheus.yml');
   let targets = [...options.targets];
-  await writeFile(configFile, renderConfig(targets, intervalMs, metricsPath));
+  await writeFile(configFile, renderConfig(targets, intervalMs, metricsPath, rules));
 
   let lastError: Error | undefined;
   for (let attempt = 0; attempt < BIND_ATTEMPTS; attempt++) {
@@ -111,7 +116,7 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
         },
         async reload(next) {
           targets = [...next];
-          await writeFile(configFile, renderConfig(targets, intervalMs, metricsPath));
+          await writeFile(configFile, renderConfig(targets, intervalMs, metricsPath, rules));
           const res = await fetch(`${url}/-/reload`, { method: 'POST', signal: AbortSignal.timeout(10_000) });
           if (!res.ok) throw new Error(`prometheus reload failed: HTTP ${res.status} ${await res.text()}`);
         },
@@ -128,14 +133,20 @@ export async function startPrometheus(options: StartPrometheusOptions): Promise<
   throw lastError ?? new Error('prometheus did not start');
 }
 
-function renderConfig(targets: readonly string[], intervalMs: number, metricsPath: string): string {
+function renderConfig(
+  targets: readonly string[],
+  intervalMs: number,
+  metricsPath: string,
+  rules: { readonly files: readonly string[]; readonly intervalMs: number },
+): string {
   // JSON is YAML: no quoting rules to get wrong. The timeout equals the interval (it may not exceed it).
   return JSON.stringify({
     global: {
       scrape_interval: `${intervalMs}ms`,
       scrape_timeout: `${intervalMs}ms`,
-      evaluation_interval: '1m',
+      evaluation_interval: `${rules.intervalMs}ms`,
     },
+    rule_files: [...rules.files],
     scrape_configs: [
       { job_name: 'canary-kit', metrics_path: metricsPath, static_configs: [{ targets: [...targets] }] },
     ],

@@ -4,7 +4,7 @@
 // those not planted return none.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PrometheusServer, startPrometheus } from '../helpers/prometheus-server.js';
-import { allQueries, loadRules, type Query } from './assets.js';
+import { allQueries, loadRules, type Query, RULES_FILE } from './assets.js';
 import { drive, driveUntilComplete, type OpsApp, startOpsApp } from './live-app.js';
 import { parseLabelValues } from './promql.js';
 
@@ -43,7 +43,7 @@ describe('the ops assets against a real Prometheus scraping a live service', () 
   beforeAll(async () => {
     app = await startOpsApp('Express 5');
     // Prometheus takes ~5 s to its first scrape: start it before the first round of traffic.
-    prometheus = await startPrometheus({ targets: [app.hostPort] });
+    prometheus = await startPrometheus({ targets: [app.hostPort], ruleFiles: [RULES_FILE] });
     await driveUntilComplete(app.base);
     let running = true;
     const loop = (async () => {
@@ -63,6 +63,29 @@ describe('the ops assets against a real Prometheus scraping a live service', () 
     await prometheus?.stop();
     await app?.close();
   });
+
+  it(
+    'loads the alerting rules into Prometheus, every one evaluating with health ok',
+    async () => {
+      const expected = loadRules()
+        .flatMap((g) => g.rules)
+        .flatMap((r) => (r.alert === undefined ? [] : [r.alert]));
+      expect(expected.length).toBeGreaterThan(0);
+      await eventually(async () => {
+        const res = await fetch(`${prometheus.url}/api/v1/rules?type=alert`);
+        const body = (await res.json()) as {
+          data: { groups: { rules: { name: string; health: string; lastError?: string }[] }[] };
+        };
+        const loaded = new Map(body.data.groups.flatMap((g) => g.rules).map((r) => [r.name, r]));
+        return expected.flatMap((name) => {
+          const rule = loaded.get(name);
+          if (rule === undefined) return [`${name}: not loaded`];
+          return rule.health === 'ok' ? [] : [`${name}: health ${rule.health} ${rule.lastError ?? ''}`];
+        });
+      }, 'every alerting rule loaded and evaluated');
+    },
+    TEST_MS,
+  );
 
   const queries = allQueries();
   const panels = queries.filter((q) => q.kind === 'panel');
