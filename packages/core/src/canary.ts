@@ -785,7 +785,10 @@ export class Canary {
           if (result.current) take(result.current);
           return false;
         }
-        // Someone else wrote first: take their document, redo our change on top of it, try again.
+        // Someone else wrote first: take their document, redo our change on top of it, try again — after a
+        // short random pause from the second conflict on, so two busy writers stop colliding in lockstep.
+        if (attempt > 0)
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 2 ** attempt * 5));
         if (result.current) take(result.current);
         else this.#revision = 0;
         const again = update(this.#flags, this.#rollouts);
